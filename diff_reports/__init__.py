@@ -1,0 +1,1 @@
+"""Normalisation, comparison, verdicts, results, grouping and reports. The comparison core is pure."""

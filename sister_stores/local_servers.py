@@ -1,0 +1,368 @@
+"""Ephemeral PostgreSQL, Memcached and Redis servers from the machine's own binaries.
+
+`LocalStores(root).up()` starts a production and a sister set, each three server processes on free
+loopback ports, and records them in `root/state.json`; `down()` stops every one and checks that
+neither process nor port is left. PostgreSQL refuses to run as root, so as root its files belong
+to an unprivileged user and its commands run through `runuser`; memcached gets `-u` likewise.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sister_stores.addresses import StoreAddresses
+
+SET_NAMES = ("production", "sister")
+DB_SUPERUSER = "tapcompare"
+
+
+class LocalStoreError(RuntimeError):
+    """A local server could not be found, started or stopped; the message says which and why."""
+
+
+@dataclass
+class ServerRecord:
+    kind: str
+    port: int
+    pid: int
+    data_dir: str
+
+    def alive(self) -> bool:
+        return _pid_alive(self.pid)
+
+
+@dataclass
+class SetRecord:
+    name: str
+    database: str
+    servers: dict[str, ServerRecord] = field(default_factory=dict)
+
+    def addresses(self) -> StoreAddresses:
+        pg, mc, rd = (self.servers[k] for k in ("postgres", "memcached", "redis"))
+        return StoreAddresses(
+            postgres=f"postgresql://{DB_SUPERUSER}@127.0.0.1:{pg.port}/{self.database}",
+            memcached=f"127.0.0.1:{mc.port}",
+            redis=f"redis://127.0.0.1:{rd.port}/0",
+        )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child counts as gone
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _free_ports(count: int) -> list[int]:
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            socks.append(sock)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def _wait_for(predicate, timeout: float, what: str, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(delay)  # polling a condition with a deadline, not papering over a race
+        delay = min(delay * 2, 0.2)
+    tail = ""
+    if log and log.exists():
+        tail = "\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+    raise LocalStoreError(f"{what} did not become ready within {timeout:.0f}s{tail}")
+
+
+def find_postgres_bindir() -> Path:
+    """Where Debian keeps initdb/pg_ctl/postgres: pg_config --bindir, else /usr/lib/postgresql/*/bin."""
+    candidates = []
+    if shutil.which("pg_config"):
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=False)
+        if out.returncode == 0:
+            candidates.append(Path(out.stdout.strip()))
+    candidates += [Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)]
+    for cand in candidates:
+        if (cand / "pg_ctl").exists() and (cand / "initdb").exists() and (cand / "postgres").exists():
+            return cand
+    raise LocalStoreError(
+        "PostgreSQL server binaries not found (looked at pg_config --bindir and /usr/lib/postgresql/*/bin); "
+        "install the Debian package 'postgresql' (make test does this) or point the sets at existing servers"
+    )
+
+
+def _binary(name: str, package: str) -> str:
+    path = shutil.which(name) or (f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None)
+    if not path:
+        raise LocalStoreError(f"'{name}' not found on PATH; install the Debian package '{package}'")
+    return path
+
+
+def _service_user() -> str | None:
+    """The unprivileged user servers run as when we are root (None when we are not root)."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    raise LocalStoreError("running as root but found neither a 'postgres' nor a 'nobody' user to run servers as")
+
+
+class LocalStores:
+    """Start, stop and report on the local production and sister sets under one directory."""
+
+    def __init__(self, root: str | Path, database: str = "comments") -> None:
+        self.root = Path(root).resolve()
+        self.database = database
+        self.state_file = self.root / "state.json"
+
+    # -- state -------------------------------------------------------------------------------
+    def load_state(self) -> dict[str, SetRecord]:
+        if not self.state_file.exists():
+            return {}
+        raw = json.loads(self.state_file.read_text())
+        return {
+            name: SetRecord(name, s["database"], {k: ServerRecord(**v) for k, v in s["servers"].items()})
+            for name, s in raw.items()
+        }
+
+    def _save_state(self, sets: dict[str, SetRecord]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        data = {
+            name: {"database": s.database, "servers": {k: vars(v) for k, v in s.servers.items()}}
+            for name, s in sets.items()
+        }
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2))
+        tmp.replace(self.state_file)
+
+    def addresses(self, name: str) -> StoreAddresses:
+        sets = self.load_state()
+        if name not in sets:
+            raise LocalStoreError(
+                f"no local '{name}' store set is running under {self.root}; run 'tapcompare stores up' "
+                f"or set stores.{name}.local = false with addresses"
+            )
+        return sets[name].addresses()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def up(self, names: tuple[str, ...] = SET_NAMES) -> dict[str, StoreAddresses]:
+        """Start the named sets (already running ones are kept); return their addresses."""
+        sets = self.load_state()
+        for name in names:
+            existing = sets.get(name)
+            if existing and all(s.alive() and port_open(s.port) for s in existing.servers.values()):
+                continue
+            if existing:
+                self._stop_set(existing)
+            sets[name] = self._start_set(name)
+            self._save_state(sets)
+        return {name: sets[name].addresses() for name in names}
+
+    def down(self) -> list[str]:
+        """Stop every recorded server; return what was stopped. Raises if anything survives."""
+        sets = self.load_state()
+        stopped = []
+        for record in sets.values():
+            stopped += self._stop_set(record)
+        survivors = [
+            f"{rec.name}.{kind} (pid {srv.pid}, port {srv.port})"
+            for rec in sets.values() for kind, srv in rec.servers.items()
+            if srv.alive() or port_open(srv.port)
+        ]
+        if survivors:
+            raise LocalStoreError("still running after stop: " + ", ".join(survivors))
+        if self.state_file.exists():
+            self.state_file.unlink()
+        fallback = self._pg_base()
+        if fallback != self.root:
+            shutil.rmtree(fallback, ignore_errors=True)
+        return stopped
+
+    def status(self) -> dict[str, dict[str, dict[str, object]]]:
+        out: dict[str, dict[str, dict[str, object]]] = {}
+        for name, rec in self.load_state().items():
+            addrs = rec.addresses().as_dict()
+            out[name] = {
+                kind: {"pid": srv.pid, "port": srv.port, "running": srv.alive() and port_open(srv.port),
+                       "address": addrs[kind]}
+                for kind, srv in rec.servers.items()
+            }
+        return out
+
+    # -- one set -----------------------------------------------------------------------------
+    def _start_set(self, name: str) -> SetRecord:
+        set_dir = self.root / name
+        if set_dir.exists():
+            shutil.rmtree(set_dir)
+        set_dir.mkdir(parents=True)
+        pg_port, mc_port, rd_port = _free_ports(3)
+        record = SetRecord(name, self.database)
+        try:
+            record.servers["postgres"] = self._start_postgres(self._pg_base() / name / "pg", pg_port)
+            record.servers["memcached"] = self._start_memcached(set_dir, mc_port)
+            record.servers["redis"] = self._start_redis(set_dir / "redis", rd_port)
+        except BaseException:
+            self._stop_set(record)
+            raise
+        return record
+
+    def _run_as_service_user(self, argv: list[str], **kw) -> subprocess.CompletedProcess:
+        user = _service_user()
+        if user:
+            argv = ["runuser", "-u", user, "--", *argv]
+        return subprocess.run(argv, capture_output=True, text=True, **kw)
+
+    def _pg_base(self) -> Path:
+        """Where PostgreSQL data lives: under root when the service user can reach it, else (a
+        root-only tree such as pytest's tmp dirs or /root) a private folder under /var/tmp."""
+        user = _service_user()
+        if user is None:
+            return self.root
+        probe = subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(self.root)], check=False)
+        if probe.returncode == 0:
+            return self.root
+        base = Path("/var/tmp/tapcompare-pg") / hashlib.sha1(str(self.root).encode()).hexdigest()[:12]
+        base.mkdir(parents=True, exist_ok=True)
+        os.chmod(base.parent, 0o755)
+        os.chmod(base, 0o755)
+        return base
+
+    def _pg_template(self, bindir: Path) -> Path:
+        """initdb once per root; each set copies the result (much faster than initdb per set)."""
+        template = self._pg_base() / "_pg_template"
+        if (template / "PG_VERSION").exists():
+            return template
+        template.mkdir(parents=True, exist_ok=True)
+        user = _service_user()
+        if user:
+            shutil.chown(template, user)
+        out = self._run_as_service_user([
+            str(bindir / "initdb"), "-D", str(template), "-U", DB_SUPERUSER, "--auth=trust",
+            "-E", "UTF8", "--locale=C", "--no-sync",
+        ])
+        if out.returncode != 0:
+            shutil.rmtree(template, ignore_errors=True)
+            raise LocalStoreError(f"initdb failed (exit {out.returncode}): {out.stderr.strip()[-800:]}")
+        return template
+
+    def _start_postgres(self, data_dir: Path, port: int) -> ServerRecord:
+        bindir = find_postgres_bindir()
+        template = self._pg_template(bindir)
+        if data_dir.exists():
+            shutil.rmtree(data_dir)
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["cp", "-a", str(template), str(data_dir)], check=True)
+        log = data_dir.parent / "postgres.log"
+        log.touch()
+        user = _service_user()
+        if user:
+            shutil.chown(log, user)
+        opts = (
+            f"-p {port} -c listen_addresses=127.0.0.1 -k {data_dir} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "
+            "-c shared_buffers=64MB"
+        )
+        out = self._run_as_service_user(
+            [str(bindir / "pg_ctl"), "-D", str(data_dir), "-l", str(log), "-o", opts, "-w", "-t", "60", "start"]
+        )
+        if out.returncode != 0:
+            raise LocalStoreError(
+                f"PostgreSQL on port {port} failed to start: {out.stderr.strip()[-400:]}\n"
+                + "\n".join(log.read_text(errors="replace").splitlines()[-10:])
+            )
+        pid = int((data_dir / "postmaster.pid").read_text().split()[0])
+        created = subprocess.run(
+            [str(bindir.parent / "bin" / "createdb") if (bindir / "createdb").exists() else "createdb",
+             "-h", "127.0.0.1", "-p", str(port), "-U", DB_SUPERUSER, self.database],
+            capture_output=True, text=True, check=False,
+        )
+        if created.returncode != 0:
+            raise LocalStoreError(f"createdb {self.database} on port {port} failed: {created.stderr.strip()}")
+        return ServerRecord("postgres", port, pid, str(data_dir))
+
+    def _spawn(self, argv: list[str], log: Path) -> int:
+        with open(log, "ab") as fh:
+            proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+        return proc.pid
+
+    def _start_memcached(self, set_dir: Path, port: int) -> ServerRecord:
+        argv = [_binary("memcached", "memcached"), "-p", str(port), "-l", "127.0.0.1", "-U", "0", "-m", "128", "-c", "4096"]
+        user = _service_user()
+        if user:
+            argv += ["-u", user]
+        log = set_dir / "memcached.log"
+        pid = self._spawn(argv, log)
+        _wait_for(lambda: port_open(port), 15, f"memcached on port {port}", log)
+        return ServerRecord("memcached", port, pid, str(set_dir))
+
+    def _start_redis(self, data_dir: Path, port: int) -> ServerRecord:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        log = data_dir / "redis.log"
+        argv = [_binary("redis-server", "redis-server"), "--port", str(port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", str(data_dir), "--daemonize", "no",
+                "--protected-mode", "no"]
+        pid = self._spawn(argv, log)
+        _wait_for(lambda: port_open(port), 15, f"redis-server on port {port}", log)
+        return ServerRecord("redis", port, pid, str(data_dir))
+
+    def _stop_set(self, record: SetRecord) -> list[str]:
+        stopped = []
+        for kind, srv in record.servers.items():
+            if kind == "postgres":
+                if srv.alive():
+                    bindir = find_postgres_bindir()
+                    self._run_as_service_user([str(bindir / "pg_ctl"), "-D", srv.data_dir, "-m", "fast", "-w", "-t", "30", "stop"])
+            elif srv.alive():
+                os.kill(srv.pid, signal.SIGTERM)
+            try:
+                _wait_for(lambda s=srv: not s.alive() and not port_open(s.port), 20, f"{record.name}.{kind} stop")
+            except LocalStoreError:
+                if srv.alive():
+                    os.kill(srv.pid, signal.SIGKILL)
+                _wait_for(lambda s=srv: not s.alive(), 5, f"{record.name}.{kind} kill")
+            _reap(srv.pid)
+            stopped.append(f"{record.name}.{kind}")
+        return stopped
+
+
+def _reap(pid: int) -> None:
+    """Collect our own exited children so they do not linger as zombies."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

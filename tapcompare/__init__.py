@@ -1,0 +1,1 @@
+"""The `tapcompare` command: the composition root that wires the packages together."""

@@ -1,0 +1,3 @@
+from tapcompare.cli import main
+
+main()
