@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tapcompare.commands.config_check import check_config
+from tapcompare.commands.dataset import dataset
 from tapcompare.commands.stores import stores
 
 
@@ -19,6 +20,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 
 main.add_command(stores)
 main.add_command(check_config)
+main.add_command(dataset)
 
 if __name__ == "__main__":
     main()
