@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 .PHONY: demo test system-deps venv stores-down clean
 
 system-deps:
-	@scripts/install-system-deps.sh
+	@scripts/install-system-deps.sh chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -60,6 +60,8 @@ def _describe_error(err: dict[str, Any]) -> ConfigProblem:
         expected = "no such key (unknown setting; check the spelling against README's configuration table)"
     elif kind == "missing":
         expected = "a value (this key is required)"
+    elif kind == "value_error":
+        expected = err["msg"].removeprefix("Value error, ")
     else:
         expected = err["msg"][0].lower() + err["msg"][1:]
     return ConfigProblem(key, err.get("input"), expected)
@@ -72,7 +74,22 @@ def settings_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") ->
     except ValidationError as exc:
         raise ConfigError(source, [_describe_error(e) for e in exc.errors()]) from None
     _check_store_sets(settings, source)
+    _check_compare_rules(settings, source)
     return settings
+
+
+def _check_compare_rules(settings: Settings, source: str) -> None:
+    first: dict[str, int] = {}
+    problems = []
+    for i, rule in enumerate(settings.compare.rules):
+        if rule.name in first:
+            problems.append(ConfigProblem(
+                f"compare.rules.{i}.name", rule.name,
+                f"a name not used by another rule (compare.rules.{first[rule.name]}.name has it)",
+            ))
+        first.setdefault(rule.name, i)
+    if problems:
+        raise ConfigError(source, problems)
 
 
 def _check_store_sets(settings: Settings, source: str) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -66,6 +67,27 @@ class ProxySettings(BaseModel):
     queue_size: int = Field(default=1000, ge=1)
     shadow_timeout_s: float = Field(default=2.0, gt=0)
     max_body_bytes: int = Field(default=1_048_576, ge=1)
+    # Extra named admin tokens (name -> token); the audit trail records the name. `admin_token` is "admin".
+    admin_tokens: dict[str, str] = Field(default_factory=dict)
+    legacy_timeout_s: float = Field(default=30.0, gt=0)
+    legacy_pool_size: int = Field(default=100, ge=1)
+    shadow_pool_size: int = Field(default=20, ge=1)
+    shadow_workers: int = Field(default=8, ge=1)
+    # Control-plane Redis for ramp state, its audit stream and the comment->link index.
+    # None: the sister set's Redis, under `ramp_key_prefix:*` keys that no comparison reads.
+    ramp_redis: str | None = None
+    ramp_key_prefix: str = Field(default="tapcompare", min_length=1)
+    ramp_refresh_s: float = Field(default=5.0, gt=0)  # fallback poll if a pub/sub message is missed
+    link_cache_size: int = Field(default=100_000, ge=0)
+    # On a read mismatch, read the legacy again (shadow pool): if its own answer changed, a write
+    # landed in between and the verdict is `raced`, not `mismatch`.
+    recheck_read_mismatches: bool = True
+    # Automatic kill switch per endpoint over a sliding window of shadow verdicts.
+    guard_enabled: bool = True
+    guard_window_s: float = Field(default=60.0, gt=0)
+    guard_min_samples: int = Field(default=20, ge=1)
+    guard_max_error_rate: float = Field(default=0.5, ge=0, le=1)
+    guard_max_mismatch_rate: float = Field(default=0.1, ge=0, le=1)
 
 
 class ReportSettings(BaseModel):
@@ -81,6 +103,87 @@ class ReportSettings(BaseModel):
     retention_days: int = Field(default=30, ge=1)
 
 
+# Field-path globs (diff_reports.paths): `*`, `?`, `[*]`, `[n]`, dotted keys, `["quoted key"]`.
+_GLOB = re.compile(r'(?:[^\s\[\]]|\[(?:\*|\d+|"(?:[^"\\]|\\.)*")\])+\Z')
+DIFFERENCE_KINDS = Literal["changed", "added", "removed", "type_changed"]
+
+
+def _check_globs(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        if not _GLOB.match(pattern):
+            raise ValueError(
+                f"field-path glob {pattern!r} is malformed (expected keys joined by dots, indices as [n] or [*], "
+                "* and ? as wildcards, no spaces)"
+            )
+    return patterns
+
+
+class CompareRuleSettings(BaseModel):
+    """One declared ignore rule (`[[compare.rules]]`); every ignored difference is counted under `name`."""
+
+    model_config = _STRICT
+
+    name: str = Field(min_length=1, pattern=r"^\S+$")
+    # Field-path globs, e.g. "*.created", "body.data.children[*].data.ups"; a match covers the subtree.
+    paths: list[str] = Field(min_length=1)
+    # Why these differences are acceptable; shown in reports next to every difference it ignores.
+    reason: str = Field(min_length=1)
+    # Comparison paths the rule applies to (fnmatch), e.g. "*.memcached.*", "read.*.response"; empty = all.
+    applies_to: list[str] = []
+    # Numeric tolerance: ignore only numbers with |a-b| <= tolerance_abs or <= tolerance_rel * max(|a|,|b|).
+    tolerance_abs: float | None = Field(default=None, ge=0)
+    tolerance_rel: float | None = Field(default=None, ge=0)
+    # Difference kinds the rule ignores; empty = all.
+    kinds: list[DIFFERENCE_KINDS] = []
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if name.startswith("noise:"):
+            raise ValueError("a name not starting with 'noise:' (reserved for learned noise)")
+        return name
+
+    @field_validator("paths")
+    @classmethod
+    def _paths(cls, paths: list[str]) -> list[str]:
+        return _check_globs(paths)
+
+
+class CompareRoundSettings(BaseModel):
+    """Round floats at matching fields before comparing (`[[compare.round]]`)."""
+
+    model_config = _STRICT
+
+    paths: list[str] = Field(min_length=1)
+    digits: int = Field(ge=0, le=15)
+    applies_to: list[str] = []
+
+    @field_validator("paths")
+    @classmethod
+    def _paths(cls, paths: list[str]) -> list[str]:
+        return _check_globs(paths)
+
+
+class CompareSettings(BaseModel):
+    """How responses and stored state are compared (diff_reports); rule names are unique (checked on load)."""
+
+    model_config = _STRICT
+
+    rules: list[CompareRuleSettings] = []
+    # Fields removed before comparing, uncounted (prefer a rule: rules are counted and explained).
+    drop_fields: list[str] = []
+    round: list[CompareRoundSettings] = []
+    # Learned noise (legacy vs legacy): pairs seen on a path, and pairs a field must differ in.
+    noise_min_samples: int = Field(default=10, ge=1)
+    noise_min_count: int = Field(default=2, ge=1)
+    noise_file: str | None = None  # where learned noise is saved and loaded (JSON)
+
+    @field_validator("drop_fields")
+    @classmethod
+    def _drop_fields(cls, paths: list[str]) -> list[str]:
+        return _check_globs(paths)
+
+
 class Settings(BaseModel):
     model_config = _STRICT
 
@@ -89,3 +192,4 @@ class Settings(BaseModel):
     new_service: NewServiceSettings = NewServiceSettings()
     proxy: ProxySettings = ProxySettings()
     reports: ReportSettings = ReportSettings()
+    compare: CompareSettings = CompareSettings()

@@ -6,6 +6,7 @@ import click
 
 from tapcompare.commands.config_check import check_config
 from tapcompare.commands.dataset import dataset
+from tapcompare.commands.report import report
 from tapcompare.commands.stores import stores
 
 
@@ -21,6 +22,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 main.add_command(stores)
 main.add_command(check_config)
 main.add_command(dataset)
+main.add_command(report)
 
 if __name__ == "__main__":
     main()

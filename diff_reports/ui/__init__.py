@@ -1,0 +1,1 @@
+"""The reviewer UI: server-rendered HTML over the results store (aiohttp), behind a token."""

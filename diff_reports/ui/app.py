@@ -1,0 +1,73 @@
+"""The reviewer UI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import asyncpg
+from aiohttp import web
+
+from diff_reports.results.store import ResultsStore
+from diff_reports.ui import handlers
+from diff_reports.ui.auth import TOKEN_KEY, auth_middleware, login_get, login_post
+
+log = logging.getLogger(__name__)
+PURGE_EVERY_S = 3600.0
+
+
+def _retention(backend: handlers.Backend, days: float):
+    async def purge_forever() -> None:
+        while True:
+            if backend.pool is not None:
+                try:
+                    counts = await ResultsStore(backend.pool).purge_older_than(days)
+                    log.info("retention purge: %s", counts)
+                except Exception:  # keep serving; try again next hour
+                    log.exception("retention purge failed")
+            await asyncio.sleep(PURGE_EVERY_S)
+
+    async def ctx(_: web.Application) -> AsyncIterator[None]:
+        task = asyncio.get_running_loop().create_task(purge_forever())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return ctx
+
+
+def create_app(pool: asyncpg.Pool | None, token: str, *, dsn: str | None = None,
+               retention_days: float | None = None) -> web.Application:
+    """The UI over an open results-database pool (the caller owns it), or, with `pool=None` and
+    `dsn`, over a results store the app opens (and migrates) on start-up and closes on clean-up.
+    With `retention_days`, results older than that are purged at start-up and then hourly."""
+    if len(token) < 8:
+        raise ValueError("the report token must have at least 8 characters")
+    if pool is None and dsn is None:
+        raise ValueError("create_app needs a pool or a dsn")
+    app = web.Application(middlewares=[auth_middleware])
+    app[TOKEN_KEY] = token
+    backend = handlers.Backend(pool)
+    app[handlers.BACKEND_KEY] = backend
+    if pool is None:
+        async def own_store(_: web.Application) -> AsyncIterator[None]:
+            store = await ResultsStore.open(dsn)
+            backend.pool = store.pool
+            yield
+            backend.pool = None
+            await store.close()
+        app.cleanup_ctx.append(own_store)
+    if retention_days is not None:
+        app.cleanup_ctx.append(_retention(backend, retention_days))
+    app.router.add_get("/login", login_get)
+    app.router.add_post("/login", login_post)
+    app.router.add_get("/", handlers.overview)
+    app.router.add_get("/groups", handlers.groups)
+    app.router.add_get("/groups/{group_id}", handlers.group)
+    app.router.add_post("/groups/{group_id}/{action}", handlers.group_action)
+    app.router.add_get("/api/overview", handlers.api_overview)
+    app.router.add_get("/api/rules", handlers.api_rules)
+    return app
