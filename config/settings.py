@@ -82,6 +82,8 @@ class ProxySettings(BaseModel):
     # On a read mismatch, read the legacy again (shadow pool): if its own answer changed, a write
     # landed in between and the verdict is `raced`, not `mismatch`.
     recheck_read_mismatches: bool = True
+    # Upper bound for one WriteValidator.validate (store capture + comparison of one write).
+    validate_timeout_s: float = Field(default=30.0, gt=0)
     # Automatic kill switch per endpoint over a sliding window of shadow verdicts.
     guard_enabled: bool = True
     guard_window_s: float = Field(default=60.0, gt=0)

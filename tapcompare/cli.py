@@ -6,6 +6,9 @@ import click
 
 from tapcompare.commands.config_check import check_config
 from tapcompare.commands.dataset import dataset
+from tapcompare.commands.legacy import legacy
+from tapcompare.commands.proxy import proxy
+from tapcompare.commands.ramp import ramp
 from tapcompare.commands.report import report
 from tapcompare.commands.stores import stores
 
@@ -22,6 +25,9 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 main.add_command(stores)
 main.add_command(check_config)
 main.add_command(dataset)
+main.add_command(legacy)
+main.add_command(proxy)
+main.add_command(ramp)
 main.add_command(report)
 
 if __name__ == "__main__":

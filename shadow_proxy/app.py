@@ -1,0 +1,154 @@
+"""The app factory: every part of the proxy wired together, started and stopped with the app."""
+
+from __future__ import annotations
+
+import aiohttp
+import redis.asyncio as aioredis
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from config import ProxySettings
+from shadow_proxy.admin import ADMIN_TOKEN_NAME, AdminApi
+from shadow_proxy.audit import RampKeys
+from shadow_proxy.dispatch import Shadower, ShadowTarget
+from shadow_proxy.exchange import Exchange
+from shadow_proxy.forward import Forwarder
+from shadow_proxy.guardrails import Guardrail, GuardrailConfig
+from shadow_proxy.links import LinkIndex
+from shadow_proxy.metrics import ProxyMetrics
+from shadow_proxy.protocols import Comparator, NoWriteValidation, RaisedHook, VerdictSink, WriteValidator
+from shadow_proxy.queue import ShadowQueue
+from shadow_proxy.ramp import RampControl, RampState
+from shadow_proxy.sinks import InMemorySink
+from telemetry.http import mount_observability, request_id_middleware
+from telemetry.logs import get_logger
+
+log = get_logger("shadow_proxy")
+
+
+class ProxyRuntime:
+    """Everything a running proxy holds. Tests and operators reach it as `app[PROXY]`."""
+
+    def __init__(self, settings: ProxySettings, *, legacy_url: str, new_url: str, tap_secret: str,
+                 ramp_redis_url: str, comparator: Comparator, sink: VerdictSink, validator: WriteValidator,
+                 raised: RaisedHook | None, registry: CollectorRegistry) -> None:
+        self.settings = settings
+        self.legacy_url = legacy_url
+        self.new_url = new_url
+        self.tap_secret = tap_secret
+        self.ramp_redis_url = ramp_redis_url
+        self.comparator = comparator
+        self.sink = sink
+        self.validator = validator
+        self.registry = registry
+        self.metrics = ProxyMetrics(registry)
+        self.keys = RampKeys(settings.ramp_key_prefix)
+        self._user_raised = raised
+        self.admin = AdminApi({ADMIN_TOKEN_NAME: settings.admin_token, **settings.admin_tokens}, self.keys)
+        self.redis: aioredis.Redis | None = None
+        self.ramp: RampState
+        self.control: RampControl
+        self.queue: ShadowQueue[Exchange]
+        self.shadower: Shadower
+        self.forwarder: Forwarder
+        self.guardrail: Guardrail | None = None
+        self.links: LinkIndex
+        self._legacy_session: aiohttp.ClientSession | None = None
+        self._shadow_session: aiohttp.ClientSession | None = None
+
+    def raised(self, operation: str, error: BaseException) -> None:
+        """The one error boundary of the shadow side: count, log, tell the user hook; never raise."""
+        try:
+            self.metrics.raised.labels(operation).inc()
+            log.warning("shadow_raised", operation=operation, error=f"{type(error).__name__}: {error}")
+            if self._user_raised is not None:
+                self._user_raised(operation, error)
+        except Exception:
+            pass
+
+    async def start(self) -> None:
+        s = self.settings
+        self.redis = aioredis.from_url(self.ramp_redis_url, decode_responses=True)
+        self.control = RampControl(self.redis, self.keys)
+        self.ramp = RampState(self.redis, self.keys, s.ramp_refresh_s, on_change=self._ramp_changed)
+        await self.ramp.start()
+        self.admin.bind(self.control, self.ramp, self.redis)
+        self.links = LinkIndex(self.redis, self.keys, s.link_cache_size)
+        # Separate pools: a slow or dead new service can never take the legacy's connections.
+        self._legacy_session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=s.legacy_pool_size, keepalive_timeout=30),
+            auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        self._shadow_session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=s.shadow_pool_size, keepalive_timeout=30),
+            auto_decompress=True, cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=aiohttp.ClientTimeout(total=s.shadow_timeout_s),
+        )
+        if s.guard_enabled:
+            self.guardrail = Guardrail(GuardrailConfig(s.guard_window_s, s.guard_min_samples,
+                                                       s.guard_max_error_rate, s.guard_max_mismatch_rate),
+                                       self.control, self.metrics)
+        self.shadower = Shadower(self._shadow_session, ShadowTarget(self.new_url, self.tap_secret, s.shadow_timeout_s,
+                                                                        self.legacy_url, s.recheck_read_mismatches,
+                                                                        s.validate_timeout_s),
+                                 self.ramp, self.links, self.comparator, self.sink, self.validator,
+                                 self.guardrail, self.metrics, self.raised)
+        self.queue = ShadowQueue(s.queue_size, s.shadow_workers, self.shadower.handle, self.raised,
+                                 lambda ex: self.metrics.dropped.labels(ex.endpoint).inc())
+        self.metrics.track_queue_depth(self.queue.depth)
+        self.queue.start()
+        self.forwarder = Forwarder(self._legacy_session, self.legacy_url, s.legacy_timeout_s, s.max_body_bytes,
+                                   self.ramp, self.queue, self.metrics, self.raised)
+        log.info("proxy_started", legacy=self.legacy_url, new=self.new_url, ramp=self.ramp.pcts)
+
+    async def stop(self) -> None:
+        # Primaries are finished by now (aiohttp drains them first); give queued shadows a moment.
+        try:
+            await self.queue.idle(min(self.settings.shadow_timeout_s + 0.5, 5.0))
+        except TimeoutError:
+            log.warning("shadow_queue_abandoned", depth=self.queue.depth())
+        await self.queue.stop()
+        await self.ramp.stop()
+        self.shadower.close()
+        for session in (self._legacy_session, self._shadow_session):
+            if session is not None:
+                await session.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    def _ramp_changed(self, pcts: dict[str, float]) -> None:
+        for endpoint, pct in pcts.items():
+            self.metrics.ramp_pct.labels(endpoint).set(pct)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        return await self.forwarder.handle(request)
+
+
+PROXY = web.AppKey("tapcompare_proxy", ProxyRuntime)
+
+
+def create_app(settings: ProxySettings, *, legacy_url: str, new_url: str, tap_secret: str, ramp_redis_url: str,
+               comparator: Comparator, sink: VerdictSink | None = None, validator: WriteValidator | None = None,
+               raised: RaisedHook | None = None, registry: CollectorRegistry | None = None) -> web.Application:
+    """The proxy as an aiohttp application; run it with web.run_app or an AppRunner.
+
+    /health, /metrics and /admin/* are the proxy's own; every other path goes to the legacy.
+    """
+    registry = registry or CollectorRegistry()
+    runtime = ProxyRuntime(settings, legacy_url=legacy_url, new_url=new_url, tap_secret=tap_secret,
+                           ramp_redis_url=ramp_redis_url, comparator=comparator, sink=sink or InMemorySink(),
+                           validator=validator or NoWriteValidation(), raised=raised, registry=registry)
+    app = web.Application(middlewares=[request_id_middleware(registry, "tapcompare_proxy")])
+    app[PROXY] = runtime
+    mount_observability(app, registry)
+
+    async def lifecycle(_: web.Application):
+        await runtime.start()
+        yield
+        await runtime.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+
+    runtime.admin.mount(app)
+    app.router.add_route("*", "/{tail:.*}", runtime.handle)
+    return app

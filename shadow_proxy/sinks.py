@@ -1,0 +1,41 @@
+"""An in-memory VerdictSink: counts by path and verdict, the last records, and a way to wait."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, deque
+from collections.abc import Callable
+
+from diff_reports.types import VerdictKind, VerdictRecord
+
+
+class InMemorySink:
+    """Keeps counts for every verdict and the most recent `keep` records (for tests and `/admin`)."""
+
+    def __init__(self, keep: int = 1000) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.records: deque[VerdictRecord] = deque(maxlen=keep)
+        self._changed = asyncio.Condition()
+
+    async def record(self, record: VerdictRecord) -> None:
+        self.counts[(record.path, VerdictKind(record.verdict).value)] += 1
+        self.records.append(record)
+        async with self._changed:
+            self._changed.notify_all()
+
+    def count(self, path: str | None = None, verdict: str | VerdictKind | None = None) -> int:
+        want = VerdictKind(verdict).value if verdict is not None else None
+        return sum(n for (p, v), n in self.counts.items()
+                   if (path is None or p == path) and (want is None or v == want))
+
+    def by_path(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for (path, verdict), n in sorted(self.counts.items()):
+            out.setdefault(path, {})[verdict] = n
+        return out
+
+    async def wait_for(self, predicate: Callable[["InMemorySink"], bool], timeout: float = 5.0) -> None:
+        """Wait until `predicate(self)` holds (raises TimeoutError after `timeout`)."""
+        async with asyncio.timeout(timeout):
+            async with self._changed:
+                await self._changed.wait_for(lambda: predicate(self))
