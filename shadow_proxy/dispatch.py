@@ -10,6 +10,7 @@ primary path.
 from __future__ import annotations
 
 import asyncio
+import weakref
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -61,6 +62,9 @@ class Shadower:
         self._raised = raised
         # Comparison (deepdiff on big bodies) is CPU work: keep it off the event loop.
         self._compare_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="compare")
+        # One shadow write per thread at a time: the rewrite then applies a thread's writes in the
+        # order the legacy answered them, and each validation sees the sister right after its write.
+        self._thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def close(self) -> None:
         self._compare_pool.shutdown(wait=False, cancel_futures=True)
@@ -116,6 +120,13 @@ class Shadower:
         await self._emit(ex.endpoint, record)
 
     async def _write(self, ex: Exchange, parsed: ParsedRequest, key: str, legacy: Observation) -> None:
+        lock = self._thread_locks.get(key)
+        if lock is None:
+            lock = self._thread_locks[key] = asyncio.Lock()
+        async with lock:
+            await self._write_serialised(ex, parsed, key, legacy)
+
+    async def _write_serialised(self, ex: Exchange, parsed: ParsedRequest, key: str, legacy: Observation) -> None:
         if not 200 <= ex.status < 300:
             # The new service must reject alike; the contract suite checks that offline. Sending it
             # a write the legacy refused could only create state production does not have.

@@ -7,6 +7,7 @@ import click
 from tapcompare.commands.config_check import check_config
 from tapcompare.commands.dataset import dataset
 from tapcompare.commands.legacy import legacy
+from tapcompare.commands.new_service import new
 from tapcompare.commands.proxy import proxy
 from tapcompare.commands.ramp import ramp
 from tapcompare.commands.report import report
@@ -26,6 +27,7 @@ main.add_command(stores)
 main.add_command(check_config)
 main.add_command(dataset)
 main.add_command(legacy)
+main.add_command(new)
 main.add_command(proxy)
 main.add_command(ramp)
 main.add_command(report)

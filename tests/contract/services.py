@@ -41,7 +41,14 @@ async def legacy_service(addresses: StoreAddresses, clock: Callable[[], float], 
         yield url
 
 
-# The rewrite joins here as "new_comments_service" (primary mode over the same store set), e.g.
-#   from new_comments_service.app import create_app
-#   async with serve_app(create_app(addresses, settings, clock=clock)) as url: yield url
-SERVICES: dict[str, ServiceFactory] = {"legacy": legacy_service}
+@asynccontextmanager
+async def new_service(addresses: StoreAddresses, clock: Callable[[], float], settings: Settings) -> AsyncIterator[str]:
+    """The rewrite in primary mode over the same seeded production set (it imports no legacy code)."""
+    from new_comments_service.app import create_app as create_new_app
+
+    primary = settings.model_copy(update={"new_service": settings.new_service.model_copy(update={"mode": "primary"})})
+    async with serve_app(create_new_app(primary, addresses, None, clock)) as url:
+        yield url
+
+
+SERVICES: dict[str, ServiceFactory] = {"legacy": legacy_service, "new_comments_service": new_service}

@@ -1,0 +1,82 @@
+"""The app factory: routes, middlewares, and the store connections opened at startup."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+
+import asyncpg
+import redis.asyncio as aioredis
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from config import Settings
+from new_comments_service import read_handlers, write_handlers
+from new_comments_service.backend import Backend
+from new_comments_service.memcached import MemcachedPool
+from new_comments_service.middleware import api_middleware
+from new_comments_service.sql import Sql
+from new_comments_service.state import BACKEND, CLOCK, SETTINGS
+from sister_stores.addresses import StoreAddresses
+from sister_stores.databases import readonly_dsn
+from telemetry.http import mount_observability, request_id_middleware
+
+SERVICE = "new_service"
+POOL_MIN, POOL_MAX = 1, 10
+
+
+def create_app(settings: Settings, production: StoreAddresses, sister: StoreAddresses | None,
+               clock: Callable[[], float] = time.time) -> web.Application:
+    """tap mode: reads from `production` as the read-only role, writes to `sister` only.
+    primary mode: reads and writes `production`; `sister` is not used."""
+    mode = settings.new_service.mode
+    if mode == "tap" and sister is None:
+        raise ValueError("tap mode needs a sister store set to write to")
+    registry = CollectorRegistry()
+    app = web.Application(middlewares=[request_id_middleware(registry, SERVICE), api_middleware(registry)])
+    mount_observability(app, registry)
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app.cleanup_ctx.append(_stores(settings, production, sister))
+    app.router.add_get("/api/info", read_handlers.info, name="info")
+    app.router.add_get("/comments/{link36}", read_handlers.comments, name="comments")
+    app.router.add_get("/api/morechildren", read_handlers.morechildren, name="morechildren")
+    app.router.add_post("/api/comment", write_handlers.create, name="comment")
+    app.router.add_post("/api/editusertext", write_handlers.edit, name="editusertext")
+    app.router.add_post("/api/vote", write_handlers.vote, name="vote")
+    return app
+
+
+def _stores(settings: Settings, production: StoreAddresses, sister: StoreAddresses | None) -> Callable:
+    ns = settings.new_service
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        tap = ns.mode == "tap"
+        target = sister if tap and sister is not None else production
+        write_pool = await asyncpg.create_pool(target.postgres, min_size=POOL_MIN, max_size=POOL_MAX)
+        read_pool = write_pool
+        if tap:
+            read_pool = await asyncpg.create_pool(readonly_dsn(production.postgres, ns.readonly_role),
+                                                  min_size=POOL_MIN, max_size=POOL_MAX)
+        cache = MemcachedPool(target.memcached_host_port, ns.memcached_pool_threads)
+        redis = aioredis.from_url(target.redis)
+        production_redis = aioredis.from_url(production.redis) if tap else None
+        app[BACKEND] = Backend(
+            mode=ns.mode,
+            read_db=Sql(read_pool, "production"),
+            write_db=Sql(write_pool, "sister" if tap else "production"),
+            cache=cache, redis=redis, stream=settings.stores.cdc_stream,
+            tz_offset=settings.legacy.tz_offset_seconds, production_redis=production_redis,
+        )
+        try:
+            yield
+        finally:
+            await redis.aclose()
+            if production_redis is not None:
+                await production_redis.aclose()
+            cache.close()
+            if read_pool is not write_pool:
+                await read_pool.close()
+            await write_pool.close()
+
+    return ctx

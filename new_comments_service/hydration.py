@@ -1,0 +1,169 @@
+"""Tap-mode hydration: copy an entity the sister set lacks from production (read-only) first.
+
+The shadowed write arrives *after* the legacy applied it to production, so a plain copy already
+contains this very write and applying it again would double it (a second num_comments bump, a
+vote counted twice, an edit with the wrong old body). We hydrate the state from *before* it:
+
+- link (for a create): production's num_comments minus one when production already holds the
+  created comment (the X-Tap-Thing-Id the legacy assigned, on this link);
+- comment (for an edit or a vote): we find the legacy's own CDC event for this request on
+  production's stream (read only, XREVRANGE), matched by fullname, type, `ts` (the carried
+  X-Tap-Request-Time) and `request_id` (the carried X-Request-Id), and rewind what it changed:
+  version - 1, the old ups/downs and the voter's old direction, or the old body/editted.
+
+What remains (for the harness issue): an event trimmed from the stream or a write with no carried
+time gives `current` (copied as is: the write is in it, the comparison must skip it); a later
+production write to the same comment gives `raced` (we rewound only this event's fields).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Literal
+
+from new_comments_service.eav import decode, encode
+from new_comments_service.ids import comment_fullname
+
+if TYPE_CHECKING:
+    from new_comments_service.backend import Backend, WriteIdentity
+
+EVENT_SCAN = 2000  # how far back on production's stream we look for the legacy's event
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class Hydration(str, Enum):
+    PRESENT = "present"    # the sister set already had it: nothing copied
+    REWOUND = "rewound"    # copied, as it was just before the shadowed write
+    CURRENT = "current"    # copied as production has it now (the write's effect is already in it)
+    RACED = "raced"        # copied and rewound, but production changed it again since
+    ABSENT = "absent"      # production does not have it either
+
+
+_SOURCE = {
+    kind: f"""
+SELECT t.thing_id, t.ups, t.downs, t.deleted, t.spam, t.date, t.version,
+  ARRAY(SELECT x.key FROM reddit_data_{kind} x WHERE x.thing_id = t.thing_id ORDER BY x.key) AS keys,
+  ARRAY(SELECT x.value FROM reddit_data_{kind} x WHERE x.thing_id = t.thing_id ORDER BY x.key) AS vals,
+  ARRAY(SELECT x.kind FROM reddit_data_{kind} x WHERE x.thing_id = t.thing_id ORDER BY x.key) AS kinds,
+  {extra}
+FROM reddit_thing_{kind} t WHERE t.thing_id = $1"""
+    for kind, extra in (
+        ("link", "EXISTS (SELECT 1 FROM reddit_data_comment c WHERE c.thing_id = $2 AND c.key = 'link_id' "
+                 "AND c.value = t.thing_id::text) AS has_created"),
+        ("comment", "ARRAY(SELECT v.thing1_id FROM reddit_rel_vote_account_comment v WHERE v.thing2_id = t.thing_id "
+                    "ORDER BY v.rel_id) AS voters,\n"
+                    "  ARRAY(SELECT v.name FROM reddit_rel_vote_account_comment v WHERE v.thing2_id = t.thing_id "
+                    "ORDER BY v.rel_id) AS directions,\n"
+                    "  ARRAY(SELECT v.date FROM reddit_rel_vote_account_comment v WHERE v.thing2_id = t.thing_id "
+                    "ORDER BY v.rel_id) AS vote_dates"),
+    )
+}
+
+
+async def ensure_hydrated(kind: Literal["link", "comment"], thing_id: int, b: "Backend",
+                          ident: "WriteIdentity", voter_id: int | None = None) -> Hydration:
+    """Make sure the sister set holds `thing_id`, copied from production as before this write."""
+    if await b.write_db.fetchval(f"SELECT 1 FROM reddit_thing_{kind} WHERE thing_id = $1", thing_id):
+        return Hydration.PRESENT
+    args: tuple[Any, ...] = (thing_id, ident.thing_id or 0) if kind == "link" else (thing_id,)
+    rec = await b.read_db.fetchrow(_SOURCE[kind], *args)
+    if rec is None:
+        return Hydration.ABSENT
+    row = {k: rec[k] for k in ("thing_id", "ups", "downs", "deleted", "spam", "date", "version")}
+    # Data rows are copied verbatim (value text and kind), never decoded and re-encoded: a
+    # re-pickled value could differ from the legacy's bytes. Only rewound keys are re-encoded.
+    data: dict[str, tuple[str | None, str | None]] = dict(zip(rec["keys"], zip(rec["vals"], rec["kinds"])))
+    votes: list[list[Any]] = []
+    if kind == "link":
+        outcome = _rewind_link(data, bool(rec["has_created"]) and ident.thing_id is not None)
+    else:
+        votes = [list(v) for v in zip(rec["voters"], rec["directions"], rec["vote_dates"])]
+        event = await _legacy_event(b, thing_id, ident)
+        outcome = Hydration.CURRENT if event is None else _rewind_comment(row, data, votes, event, voter_id)
+    await _copy(b, kind, row, data, votes)
+    return outcome
+
+
+def _rewind_link(data: dict[str, tuple[str | None, str | None]], has_created: bool) -> Hydration:
+    if not has_created:
+        return Hydration.CURRENT
+    left = decode(*data.get("num_comments", ("0", "num"))) - 1
+    if left > 0:
+        data["num_comments"] = encode(left)
+    else:
+        data.pop("num_comments", None)  # 0 is the default: no row
+    return Hydration.REWOUND
+
+
+async def _legacy_event(b: "Backend", thing_id: int, ident: "WriteIdentity") -> dict[str, str] | None:
+    if b.production_redis is None or not ident.tapped:
+        return None
+    fullname = comment_fullname(thing_id)
+    ts = ident.request_time.text
+    entries = await b.production_redis.xrevrange(b.stream, count=EVENT_SCAN)
+    for _, raw in entries:
+        fields = {k.decode(): v.decode() for k, v in raw.items()}
+        if fields.get("fullname") != fullname or fields.get("ts") != ts:
+            continue
+        if fields.get("type") not in ("comment_edited", "comment_voted"):
+            continue
+        if ident.request_id and fields.get("request_id") not in ("", ident.request_id):
+            continue
+        return fields
+    return None
+
+
+def _from_epoch(seconds: float) -> datetime:
+    return _EPOCH + timedelta(microseconds=round(seconds * 1_000_000))
+
+
+def _rewind_comment(row: dict[str, Any], data: dict[str, tuple[str | None, str | None]], votes: list[list[Any]],
+                    event: dict[str, str], voter_id: int | None) -> Hydration:
+    version = int(event["version"])
+    changes = json.loads(event["changes"])
+    raced = row["version"] != version
+    row["version"] = version - 1
+    if event["type"] == "comment_voted":
+        row["ups"], row["downs"] = changes["ups"][0], changes["downs"][0]
+        old_dir, new_dir = changes["vote"]
+        # The voter's row now shows the new direction; put the old one back (the write re-sets the date).
+        for vote in votes:
+            if vote[0] == voter_id and vote[1] == str(new_dir):
+                vote[1] = str(old_dir)
+    else:
+        data["body"] = encode(changes["body"][0])
+        if "editted" in changes:
+            old = changes["editted"][0]
+            if old is False or old is None:
+                data.pop("editted", None)
+            else:
+                data["editted"] = encode(_from_epoch(old))
+    return Hydration.RACED if raced else Hydration.REWOUND
+
+
+async def _copy(b: "Backend", kind: str, row: dict[str, Any], data: dict[str, tuple[str | None, str | None]],
+                votes: list[list[Any]]) -> None:
+    """Thing, data and vote rows in one transaction; a concurrent hydration of the same id wins or waits."""
+    keys = list(data)
+    vals = [data[k][0] for k in keys]
+    kinds = [data[k][1] for k in keys]
+    async with b.write_db.transaction() as tx:
+        inserted = await tx.fetchval(
+            f"INSERT INTO reddit_thing_{kind} (thing_id, ups, downs, deleted, spam, date, version) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (thing_id) DO NOTHING RETURNING thing_id",
+            row["thing_id"], row["ups"], row["downs"], row["deleted"], row["spam"], row["date"], row["version"])
+        if inserted is None:
+            return
+        if keys:
+            await tx.execute(
+                f"INSERT INTO reddit_data_{kind} (thing_id, key, value, kind) "
+                "SELECT $1, u.k, u.v, u.kd FROM unnest($2::text[], $3::text[], $4::text[]) AS u(k, v, kd)",
+                row["thing_id"], keys, vals, kinds)
+        if votes:
+            await tx.execute(
+                "INSERT INTO reddit_rel_vote_account_comment (thing1_id, thing2_id, name, date) "
+                "SELECT u.a, $1, u.n, u.d FROM unnest($2::bigint[], $3::text[], $4::timestamptz[]) AS u(a, n, d) "
+                "ON CONFLICT (thing1_id, thing2_id) DO NOTHING",
+                row["thing_id"], [v[0] for v in votes], [v[1] for v in votes], [v[2] for v in votes])

@@ -1,0 +1,24 @@
+"""JSON bytes exactly as r2's simplejson wrote them, and the compact form of CDC payloads.
+
+The stdlib encoder with ensure_ascii=True is already C-accelerated and matches simplejson's
+output (", " / ": " separators, surrogate pairs outside the BMP, repr floats). orjson is faster
+but cannot escape non-ASCII, and post-escaping its output costs more than it saves on our sizes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_API = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": "), allow_nan=False)
+_CDC = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+CONTENT_TYPE = "application/json; charset=UTF-8"
+
+
+def api_bytes(obj: Any) -> bytes:
+    return _API.encode(obj).encode("ascii")
+
+
+def cdc_text(obj: Any) -> str:
+    return _CDC.encode(obj)

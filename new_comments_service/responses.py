@@ -1,0 +1,13 @@
+"""Response helpers: the API's JSON bytes and content type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from new_comments_service.jsonfmt import CONTENT_TYPE, api_bytes
+
+
+def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=api_bytes(obj), status=status, headers={"Content-Type": CONTENT_TYPE, **(headers or {})})
