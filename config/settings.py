@@ -90,6 +90,15 @@ class ProxySettings(BaseModel):
     guard_min_samples: int = Field(default=20, ge=1)
     guard_max_error_rate: float = Field(default=0.5, ge=0, le=1)
     guard_max_mismatch_rate: float = Field(default=0.1, ge=0, le=1)
+    # Where comparisons run: in the proxy ("inline"), or as jobs on a Redis Stream that
+    # `tapcompare worker` processes consume in a consumer group ("stream"; docs/deployment.md).
+    compare_mode: Literal["inline", "stream"] = "inline"
+    jobs_redis: str | None = None          # None: the control-plane Redis (ramp_redis)
+    jobs_stream: str = Field(default="tapcompare:jobs", min_length=1)
+    jobs_group: str = Field(default="tapcompare-workers", min_length=1)
+    jobs_maxlen: int = Field(default=100_000, ge=100)      # XADD MAXLEN ~: the stream stays bounded
+    jobs_backlog_alert: int = Field(default=50_000, ge=1)  # backlog (lag + pending) that is logged and counted
+    jobs_claim_idle_s: float = Field(default=30.0, gt=0)   # a dead worker's pending jobs are claimed after this
 
 
 class ReportSettings(BaseModel):
@@ -179,11 +188,32 @@ class CompareSettings(BaseModel):
     noise_min_samples: int = Field(default=10, ge=1)
     noise_min_count: int = Field(default=2, ge=1)
     noise_file: str | None = None  # where learned noise is saved and loaded (JSON)
+    # The harness's own rules (diff_reports/builtin_rules.py), e.g. the cache TTL countdown.
+    builtin_rules: bool = True
 
     @field_validator("drop_fields")
     @classmethod
     def _drop_fields(cls, paths: list[str]) -> list[str]:
         return _check_globs(paths)
+
+
+class CaptureSettings(BaseModel):
+    """Live capture of sampled requests into a dataset request log (shadow_proxy.capture)."""
+
+    model_config = _STRICT
+
+    enabled: bool = False
+    path: str = ".tapcompare/capture/capture.jsonl"  # written as <path>.part, renamed on stop
+    sample_pct: float = Field(default=100.0, ge=0, le=100)  # sticky by thread, independent of the ramp
+    sample_salt: str = Field(default="capture", min_length=1)  # other salt, other threads
+    buffer_size: int = Field(default=10_000, ge=1)  # full buffer: the capture drops and counts
+    # Keyed-hash pseudonyms for users; empty: a random key per capture (consistent within it only).
+    pseudonym_key: str = ""
+    # Keep comment text (with e-mails, URLs and IPs replaced); false: same-length filler.
+    keep_text: bool = True
+    # Names that already are dataset pseudonyms (user_<10 hex>, voter_NNN) are kept as they are.
+    keep_pseudonyms: bool = True
+    drain_timeout_s: float = Field(default=5.0, gt=0)
 
 
 class Settings(BaseModel):
@@ -195,3 +225,4 @@ class Settings(BaseModel):
     proxy: ProxySettings = ProxySettings()
     reports: ReportSettings = ReportSettings()
     compare: CompareSettings = CompareSettings()
+    capture: CaptureSettings = CaptureSettings()

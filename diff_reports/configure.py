@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from config.settings import CompareSettings, Settings
+from diff_reports.builtin_rules import BUILTIN_RULES
 from diff_reports.comparator import Comparator
 from diff_reports.noise import LearnedNoise
 from diff_reports.normalise import DEFAULT_PROCESSORS, Normaliser, Processor, drop_fields, round_floats
@@ -21,7 +22,8 @@ def normaliser_from_settings(compare: CompareSettings) -> Normaliser:
 
 
 def rules_from_compare_settings(compare: CompareSettings) -> list[IgnoreRule]:
-    return rules_from_settings(compare.rules)
+    declared = rules_from_settings(compare.rules)
+    return [*BUILTIN_RULES, *declared] if compare.builtin_rules else declared
 
 
 def noise_from_settings(compare: CompareSettings) -> LearnedNoise:

@@ -4,16 +4,16 @@ The shadowed write arrives *after* the legacy applied it to production, so a pla
 contains this very write and applying it again would double it (a second num_comments bump, a
 vote counted twice, an edit with the wrong old body). We hydrate the state from *before* it:
 
-- link (for a create): production's num_comments minus one when production already holds the
-  created comment (the X-Tap-Thing-Id the legacy assigned, on this link);
-- comment (for an edit or a vote): we find the legacy's own CDC event for this request on
-  production's stream (read only, XREVRANGE), matched by fullname, type, `ts` (the carried
-  X-Tap-Request-Time) and `request_id` (the carried X-Request-Id), and rewind what it changed:
-  version - 1, the old ups/downs and the voter's old direction, or the old body/editted.
+- link (for a create): production's num_comments minus every create the legacy committed on the
+  link from this one on (found on production's stream, read only): each of those reaches the sister
+  through its own shadowed write, which will count it again;
+- comment (for an edit or a vote): the legacy's own event for this request (matched by fullname,
+  type, `ts` = the carried X-Tap-Request-Time and `request_id`) and every later event of the comment
+  are undone, newest first: version back to before this write, old ups/downs and each voter's old
+  direction (a later vote's voter is the vote row dated at that vote's time), old body/editted.
 
-What remains (for the harness issue): an event trimmed from the stream or a write with no carried
-time gives `current` (copied as is: the write is in it, the comparison must skip it); a later
-production write to the same comment gives `raced` (we rewound only this event's fields).
+What remains: an event trimmed from the stream, or a write with no carried time, gives `current`
+(copied as is: the write is already in it, so the comparison must not count it as the rewrite's).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal
 
 from new_comments_service.eav import decode, encode
-from new_comments_service.ids import comment_fullname
+from new_comments_service.ids import comment_fullname, to36
 
 if TYPE_CHECKING:
     from new_comments_service.backend import Backend, WriteIdentity
@@ -76,20 +76,26 @@ async def ensure_hydrated(kind: Literal["link", "comment"], thing_id: int, b: "B
     # re-pickled value could differ from the legacy's bytes. Only rewound keys are re-encoded.
     data: dict[str, tuple[str | None, str | None]] = dict(zip(rec["keys"], zip(rec["vals"], rec["kinds"])))
     votes: list[list[Any]] = []
+    events = await _production_events(b) if ident.tapped else []
     if kind == "link":
-        outcome = _rewind_link(data, bool(rec["has_created"]) and ident.thing_id is not None)
+        outcome = _rewind_link(data, _link_creates_since(events, thing_id, ident),
+                               bool(rec["has_created"]) and ident.thing_id is not None)
     else:
         votes = [list(v) for v in zip(rec["voters"], rec["directions"], rec["vote_dates"])]
-        event = await _legacy_event(b, thing_id, ident)
-        outcome = Hydration.CURRENT if event is None else _rewind_comment(row, data, votes, event, voter_id)
+        since = _comment_events_since(events, thing_id, ident)
+        outcome = Hydration.CURRENT if not since else _rewind_comment(row, data, votes, since, voter_id)
     await _copy(b, kind, row, data, votes)
     return outcome
 
 
-def _rewind_link(data: dict[str, tuple[str | None, str | None]], has_created: bool) -> Hydration:
-    if not has_created:
-        return Hydration.CURRENT
-    left = decode(*data.get("num_comments", ("0", "num"))) - 1
+def _rewind_link(data: dict[str, tuple[str | None, str | None]], creates_since: int | None, has_created: bool) -> Hydration:
+    """num_comments as before this create: minus every create the legacy committed on the link from
+    this one on (each of them reaches the sister through its own shadowed write)."""
+    if creates_since is None:
+        if not has_created:
+            return Hydration.CURRENT
+        creates_since = 1  # the legacy's event is gone from the stream: rewind this create alone
+    left = decode(*data.get("num_comments", ("0", "num"))) - creates_since
     if left > 0:
         data["num_comments"] = encode(left)
     else:
@@ -97,22 +103,36 @@ def _rewind_link(data: dict[str, tuple[str | None, str | None]], has_created: bo
     return Hydration.REWOUND
 
 
-async def _legacy_event(b: "Backend", thing_id: int, ident: "WriteIdentity") -> dict[str, str] | None:
-    if b.production_redis is None or not ident.tapped:
-        return None
-    fullname = comment_fullname(thing_id)
-    ts = ident.request_time.text
+async def _production_events(b: "Backend") -> list[dict[str, str]]:
+    """The newest EVENT_SCAN entries of production's stream (read only), oldest first."""
+    if b.production_redis is None:
+        return []
     entries = await b.production_redis.xrevrange(b.stream, count=EVENT_SCAN)
-    for _, raw in entries:
-        fields = {k.decode(): v.decode() for k, v in raw.items()}
-        if fields.get("fullname") != fullname or fields.get("ts") != ts:
-            continue
-        if fields.get("type") not in ("comment_edited", "comment_voted"):
+    return [{k.decode(): v.decode() for k, v in raw.items()} for _, raw in reversed(entries)]
+
+
+def _link_creates_since(events: list[dict[str, str]], link_id: int, ident: "WriteIdentity") -> int | None:
+    """Creates on the link at or after the legacy's event for this create; None when it is not found."""
+    if ident.thing_id is None:
+        return None
+    own = comment_fullname(ident.thing_id)
+    link = f"t3_{to36(link_id)}"
+    creates = [e for e in events if e.get("type") == "comment_created" and e.get("link") == link]
+    names = [e.get("fullname") for e in creates]
+    return len(names) - names.index(own) if own in names else None
+
+
+def _comment_events_since(events: list[dict[str, str]], thing_id: int, ident: "WriteIdentity") -> list[dict[str, str]]:
+    """The legacy's event for this write and every later event of the comment (oldest first)."""
+    fullname = comment_fullname(thing_id)
+    mine = [e for e in events if e.get("fullname") == fullname]
+    for i, fields in enumerate(mine):
+        if fields.get("ts") != ident.request_time.text or fields.get("type") not in ("comment_edited", "comment_voted"):
             continue
         if ident.request_id and fields.get("request_id") not in ("", ident.request_id):
             continue
-        return fields
-    return None
+        return mine[i:]
+    return []
 
 
 def _from_epoch(seconds: float) -> datetime:
@@ -120,27 +140,31 @@ def _from_epoch(seconds: float) -> datetime:
 
 
 def _rewind_comment(row: dict[str, Any], data: dict[str, tuple[str | None, str | None]], votes: list[list[Any]],
-                    event: dict[str, str], voter_id: int | None) -> Hydration:
-    version = int(event["version"])
-    changes = json.loads(event["changes"])
-    raced = row["version"] != version
-    row["version"] = version - 1
-    if event["type"] == "comment_voted":
-        row["ups"], row["downs"] = changes["ups"][0], changes["downs"][0]
-        old_dir, new_dir = changes["vote"]
-        # The voter's row now shows the new direction; put the old one back (the write re-sets the date).
-        for vote in votes:
-            if vote[0] == voter_id and vote[1] == str(new_dir):
-                vote[1] = str(old_dir)
-    else:
-        data["body"] = encode(changes["body"][0])
-        if "editted" in changes:
-            old = changes["editted"][0]
-            if old is False or old is None:
-                data.pop("editted", None)
-            else:
-                data["editted"] = encode(_from_epoch(old))
-    return Hydration.RACED if raced else Hydration.REWOUND
+                    since: list[dict[str, str]], voter_id: int | None) -> Hydration:
+    """Undo this write's event and every later one, newest first: all of them will be applied to the
+    sister by their own shadowed writes. This vote's voter is the request's user; a later vote's is
+    the vote row dated at its time."""
+    for n, event in enumerate(reversed(since)):
+        own = n == len(since) - 1
+        changes = json.loads(event["changes"])
+        if event["type"] == "comment_voted":
+            row["ups"], row["downs"] = changes["ups"][0], changes["downs"][0]
+            old_dir, new_dir = changes["vote"]
+            when = _from_epoch(float(event["ts"]))
+            for vote in votes:
+                if vote[1] == str(new_dir) and (vote[0] == voter_id if own else vote[2] == when):
+                    vote[1] = str(old_dir)
+                    break
+        else:
+            data["body"] = encode(changes["body"][0])
+            if "editted" in changes:
+                old = changes["editted"][0]
+                if old is False or old is None:
+                    data.pop("editted", None)
+                else:
+                    data["editted"] = encode(_from_epoch(old))
+    row["version"] = int(since[0]["version"]) - 1
+    return Hydration.RACED if len(since) > 1 else Hydration.REWOUND
 
 
 async def _copy(b: "Backend", kind: str, row: dict[str, Any], data: dict[str, tuple[str | None, str | None]],

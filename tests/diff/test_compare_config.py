@@ -56,7 +56,7 @@ def test_a_full_compare_section_builds_a_working_comparator(tmp_path: Path) -> N
     assert {d.path: d.ignored_by for d in record.differences} == {
         "body.created": "created-tz", "body.confidence": "confidence-float32",
     }
-    assert comparator.rule_counts == {"created-tz": 1, "confidence-float32": 1}
+    assert comparator.rule_counts == {"cache-ttl-countdown": 0, "created-tz": 1, "confidence-float32": 1}
     other_path = comparator.compare("create.response", Observation("legacy", legacy), Observation("new", new))
     assert other_path.verdict is VerdictKind.MISMATCH  # created-tz is scoped to reads
     assert comparator.redact_bodies is False  # from [reports]

@@ -1,0 +1,61 @@
+"""Per-entity bookkeeping that tells a race from a bug, using only the legacy's own CDC log.
+
+Production's events give the commit order of writes to a comment. The shadow applies writes in
+the order it receives them. A write is comparable when every production write between the sister's
+starting point (where the entity was hydrated) and this one has already been applied on the
+shadow side; otherwise the two sides hold different histories and the write is `raced`.
+This uses no sister-side facts, so a rewrite's bug (say, a lost version bump or a renamed CDC
+field) can never be mistaken for a race.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class EntityHistory:
+    first_version: Any = None  # production position (version, or stream id for a link's creates) first seen
+    applied: set[str] = field(default_factory=set)  # request ids the shadow side has applied
+
+
+class OrderBook:
+    """Bounded LRU of entity histories (one process; the scale-out issue moves it to Redis)."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._entities: OrderedDict[str, EntityHistory] = OrderedDict()
+        self._capacity = capacity
+
+    def history(self, entity: str) -> EntityHistory:
+        hist = self._entities.pop(entity, None) or EntityHistory()
+        self._entities[entity] = hist
+        while len(self._entities) > self._capacity:
+            self._entities.popitem(last=False)
+        return hist
+
+    def race_reason(self, entity: str, own_version: Any, before: list[tuple[Any, str]]) -> str | None:
+        """Why this write cannot be compared, or None. `before`: production (position, request id)
+        of this entity's events older than the write's own event."""
+        hist = self.history(entity)
+        if own_version is None:
+            # A write with no event of its own (a vote that changed nothing) has no place in the
+            # legacy's history: comparable only once every write production shows is applied here.
+            missing = [rid or f"v{v}" for v, rid in before
+                       if hist.first_version is not None and v >= hist.first_version and rid not in hist.applied]
+            if missing:
+                return (f"a write that changed nothing, while production holds {len(missing)} write(s) to "
+                        f"{entity} the shadow side has not applied yet ({', '.join(missing[:3])})")
+            return None
+        if hist.first_version is None:
+            hist.first_version = own_version
+            return None
+        missing = [rid or f"v{v}" for v, rid in before if v >= hist.first_version and rid not in hist.applied]
+        if missing:
+            return (f"production applied {len(missing)} earlier write(s) to {entity} that the shadow side "
+                    f"has not applied yet ({', '.join(missing[:3])}): the sides hold different histories")
+        return None
+
+    def mark_applied(self, entity: str, request_id: str) -> None:
+        self.history(entity).applied.add(request_id)

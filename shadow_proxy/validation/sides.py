@@ -1,0 +1,57 @@
+"""Capture one side's stores for one write: PostgreSQL rows, the cache entry, the CDC events."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from sister_stores.addresses import StoreAddresses
+from sister_stores.capture import CacheEntry, CdcEvent, PostgresState, capture_memcached, capture_postgres
+
+
+@dataclass(frozen=True)
+class SideCapture:
+    postgres: PostgresState | BaseException
+    cache: CacheEntry | BaseException
+    events: list[CdcEvent] | BaseException  # newest `scan` entries of the stream, oldest first
+
+
+@dataclass
+class SideConnections:
+    """One side's connections for capture. Production is reached through the read-only role."""
+
+    addresses: StoreAddresses
+    pool: asyncpg.Pool
+    redis: aioredis.Redis
+
+    @classmethod
+    async def open(cls, addresses: StoreAddresses, postgres_dsn: str, pool_size: int = 4) -> "SideConnections":
+        pool = await asyncpg.create_pool(postgres_dsn, min_size=1, max_size=pool_size, command_timeout=5)
+        return cls(addresses, pool, aioredis.from_url(addresses.redis, socket_timeout=5))
+
+    async def close(self) -> None:
+        await self.pool.close()
+        await self.redis.aclose()
+
+
+async def _events(client: aioredis.Redis, stream: str, scan: int) -> list[CdcEvent]:
+    entries = await client.xrevrange(stream, count=scan)
+    out = [CdcEvent(sid.decode(), {k.decode(): v.decode() for k, v in raw.items()}) for sid, raw in entries]
+    out.reverse()
+    return out
+
+
+async def capture_side(side: SideConnections, stream: str, comment_id: int, link_id: int | None,
+                       scan: int = 2000) -> SideCapture:
+    """All three stores concurrently; a store that fails is recorded as its exception."""
+    async def pg() -> PostgresState:
+        async with side.pool.acquire() as conn:
+            return await capture_postgres(conn, comment_id, link_id)
+
+    host, port = side.addresses.memcached_host_port
+    results = await asyncio.gather(pg(), capture_memcached(host, port, f"comment:{comment_id}"),
+                                   _events(side.redis, stream, scan), return_exceptions=True)
+    return SideCapture(*results)

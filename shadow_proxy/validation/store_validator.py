@@ -1,0 +1,253 @@
+"""The WriteValidator behind the proxy: six verdicts per shadowed write (its endpoint x 3 stores x 2 checks).
+
+For each write: capture both sides' stores concurrently (production read-only), find the legacy's
+own CDC event for the request, classify a race from the legacy's commit order (ordering.py),
+scope the write to what it changed (diff_reports.write_scope), then compare the raw stored forms
+(`parity`) and what the legacy's own readers make of each side (`legacy_read`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from diff_reports.stored_forms import decode_cache_entry, decode_cdc_fields
+from diff_reports.types import ALL_WRITE_PATHS, Observation, ValidationPath, VerdictKind, VerdictRecord
+from diff_reports.write_scope import WriteScope, api_view, cache_view, postgres_view, scope_for
+from legacy_adapter.codec import r2_dumps
+from legacy_adapter.readers import load_comment, read_cache_value, render_obj
+from shadow_proxy.protocols import ShadowedWrite
+from shadow_proxy.validation.ordering import OrderBook
+from shadow_proxy.validation.projections import ScratchProjections
+from shadow_proxy.validation.sides import SideCapture, SideConnections, capture_side
+from sister_stores.addresses import StoreAddresses
+from sister_stores.capture import CdcEvent
+from sister_stores.databases import readonly_dsn
+
+Compare = Callable[..., VerdictRecord]
+
+
+def _id36(fullname: str) -> int:
+    return int(fullname.split("_", 1)[1], 36)
+
+
+def _stream_pos(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _events_of(events: list[CdcEvent], fullname: str) -> list[CdcEvent]:
+    return [e for e in events if e.fields.get("fullname") == fullname]
+
+
+def _served(rendered: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the legacy would put on the wire for a rendered object (its own JSON encoder, parsed
+    back): a value the legacy cannot serve raises here, as it would in production."""
+    return None if rendered is None else json.loads(r2_dumps(rendered))
+
+
+def _version(event: CdcEvent) -> int | None:
+    try:
+        return int(event.fields["version"])
+    except (KeyError, ValueError):
+        return None
+
+
+class StoreValidator:
+    """Implements shadow_proxy.protocols.WriteValidator over a production and a sister store set."""
+
+    def __init__(self, production: StoreAddresses, sister: StoreAddresses, compare: Compare, *,
+                 stream: str = "comments:cdc", tz_offset: int = -28800, readonly_role: str | None = "tapcompare_ro",
+                 scan: int = 2000) -> None:
+        self._addresses = (production, sister)
+        self._compare = compare
+        self._stream = stream
+        self._tz = tz_offset
+        self._role = readonly_role
+        self._scan = scan
+        self.order = OrderBook()
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._prod: SideConnections | None = None
+        self._sis: SideConnections | None = None
+        self._scratch: ScratchProjections | None = None
+
+    async def start(self) -> None:
+        production, sister = self._addresses
+        prod_dsn = readonly_dsn(production.postgres, self._role) if self._role else production.postgres
+        self._prod = await SideConnections.open(production, prod_dsn)
+        self._sis = await SideConnections.open(sister, sister.postgres)
+        self._scratch = ScratchProjections(sister.redis)
+
+    async def close(self) -> None:
+        for part in (self._prod, self._sis, self._scratch):
+            if part is not None:
+                await part.close()
+
+    # -- the hook ------------------------------------------------------------------------------
+    async def validate(self, write: ShadowedWrite) -> list[VerdictRecord]:
+        paths = [p for p in ALL_WRITE_PATHS if p.endpoint == write.endpoint]
+        status = (write.new.value or {}).get("status") if not write.new.raised else None
+        if write.new.raised or not isinstance(status, int) or not 200 <= status < 300:
+            reason = write.new.error or f"new service answered {status} to a write the legacy accepted"
+            return [self._direct(p, VerdictKind.SHADOW_ERROR, write, reason) for p in paths]
+        async with self._locks[write.entity]:
+            try:
+                return await self._validate(write, paths)
+            finally:
+                self.order.mark_applied(write.entity, write.request_id)
+
+    async def _validate(self, write: ShadowedWrite, paths: list[ValidationPath]) -> list[VerdictRecord]:
+        assert self._prod and self._sis
+        comment_id = _id36(write.entity)
+        link_id = await self._link_id(write, comment_id)
+        started = time.perf_counter()
+        prod, sis = await asyncio.gather(capture_side(self._prod, self._stream, comment_id, link_id, self._scan),
+                                         capture_side(self._sis, self._stream, comment_id, link_id, self._scan))
+        capture_s = time.perf_counter() - started
+        if isinstance(prod.events, BaseException) or isinstance(prod.postgres, BaseException):
+            err = prod.events if isinstance(prod.events, BaseException) else prod.postgres
+            return [self._direct(p, VerdictKind.UNAVAILABLE, write, f"production capture failed: {err!r}") for p in paths]
+        mine = _events_of(prod.events, write.entity)
+        own = next((e for e in mine if e.fields.get("request_id") == write.request_id), None)
+        own_v = _version(own) if own else None
+        before = [(_version(e) or 0, e.fields.get("request_id", "")) for e in mine
+                  if own_v is None or (_version(e) or 0) < own_v]
+        race = self.order.race_reason(write.entity, own_v, before) or self._link_race(write, prod.events, own)
+        if race:
+            return [self._direct(p, VerdictKind.RACED, write, race) for p in paths]
+        later = [decode_cdc_fields(e.fields).get("changes", {}) for e in mine if own_v and (_version(e) or 0) > own_v]
+        own_changes = decode_cdc_fields(own.fields).get("changes", {}) if own else {}
+        account_id = await self._account_id(write.auth_user)
+        scope = scope_for(write.endpoint, own_changes if isinstance(own_changes, dict) else {}, later,
+                          account_id=account_id, link_quiet=self._link_quiet(write, prod.events, own))
+        timings = {"capture_s": capture_s}
+        out: list[VerdictRecord] = []
+        for path in paths:
+            store_capture = {"postgres": "postgres", "memcached": "cache", "redis_cdc": "events"}[path.store]
+            broken = [side for side, cap in (("production", prod), ("sister", sis))
+                      if isinstance(getattr(cap, store_capture), BaseException)]
+            if broken:
+                err = getattr(prod if broken[0] == "production" else sis, store_capture)
+                out.append(self._direct(path, VerdictKind.UNAVAILABLE, write, f"{broken[0]} {path.store} unreadable: {err!r}"))
+                continue
+            out.append(await self._one(path, write, scope, prod, sis, own, timings))
+        return out
+
+    # -- the six comparisons -------------------------------------------------------------------
+    async def _one(self, path: ValidationPath, write: ShadowedWrite, scope: WriteScope, prod: SideCapture,
+                   sis: SideCapture, own: CdcEvent | None, timings: dict[str, float]) -> VerdictRecord:
+        if path.store == "postgres" and path.check == "parity":
+            views = [postgres_view(c.postgres.thing, c.postgres.data, c.postgres.votes, c.postgres.link_data, scope)
+                     for c in (prod, sis)]
+            return self._pair(path, write, *views)
+        if path.store == "postgres":
+            return await self._legacy_read_rows(path, write, scope)
+        if path.store == "memcached" and path.check == "parity":
+            views = [cache_view(decode_cache_entry(c.cache.present, c.cache.value, c.cache.flags, c.cache.ttl), scope)
+                     for c in (prod, sis)]
+            return self._pair(path, write, *views)
+        if path.store == "memcached":
+            return await self._legacy_read_cache(path, write, scope, prod, sis)
+        sister_event = self._sister_event(write, sis.events, own)
+        if path.check == "parity":
+            legacy = decode_cdc_fields(own.fields) if own else None
+            new = decode_cdc_fields(sister_event.fields) if sister_event else None
+            return self._pair(path, write, legacy, new)
+        return await self._legacy_read_cdc(path, write, prod.events, own, sister_event)
+
+    async def _legacy_read_rows(self, path: ValidationPath, write: ShadowedWrite, scope: WriteScope) -> VerdictRecord:
+        assert self._prod and self._sis
+        async with self._prod.pool.acquire() as pconn, self._sis.pool.acquire() as sconn:
+            legacy_obj = await load_comment(pconn, _id36(write.entity))
+            legacy = _served(await render_obj(pconn, legacy_obj, self._tz) if legacy_obj else None)
+            try:
+                new_obj = await load_comment(sconn, _id36(write.entity))
+                # names (author, subreddit) are looked up in production: the sister holds no accounts
+                new = _served(await render_obj(pconn, new_obj, self._tz) if new_obj else None)
+            except Exception as exc:
+                return self._direct(path, VerdictKind.MISMATCH, write, f"legacy row loader failed on sister data: {exc!r}")
+        return self._pair(path, write, api_view(legacy, scope), api_view(new, scope))
+
+    async def _legacy_read_cache(self, path: ValidationPath, write: ShadowedWrite, scope: WriteScope,
+                                 prod: SideCapture, sis: SideCapture) -> VerdictRecord:
+        assert self._prod
+        if not prod.cache.present:
+            return self._direct(path, VerdictKind.SKIPPED, write, "the legacy's cache entry is gone (evicted)")
+        if not sis.cache.present:
+            return self._direct(path, VerdictKind.MISMATCH, write, "the new service left no cache entry")
+        async with self._prod.pool.acquire() as pconn:
+            legacy = _served(await render_obj(pconn, read_cache_value(prod.cache.value, prod.cache.flags), self._tz))
+            try:
+                new = _served(await render_obj(pconn, read_cache_value(sis.cache.value, sis.cache.flags), self._tz))
+            except Exception as exc:
+                return self._direct(path, VerdictKind.MISMATCH, write, f"legacy cache reader failed on sister entry: {exc!r}")
+        return self._pair(path, write, api_view(legacy, scope), api_view(new, scope))
+
+    async def _legacy_read_cdc(self, path: ValidationPath, write: ShadowedWrite, prod_events: list[CdcEvent],
+                               own: CdcEvent | None, sister_event: CdcEvent | None) -> VerdictRecord:
+        """The legacy consumer over the legacy's history up to this write, versus the same history
+        with this write's event taken from the sister instead: only this write's event differs, so
+        an earlier bad sister event is judged with its own write, never again here."""
+        assert self._scratch
+        if own is None and sister_event is None:
+            return self._pair(path, write, None, None)  # a vote that changed nothing, on both sides
+        mine = _events_of(prod_events, write.entity)
+        history = mine[:mine.index(own)] if own in mine else mine
+        legacy_events = [e.fields for e in history] + ([own.fields] if own else [])
+        new_events = [e.fields for e in history] + ([sister_event.fields] if sister_event else [])
+        link36 = (own or sister_event).fields.get("link", "t3_0").split("_", 1)[-1]
+        legacy, new = await self._scratch.project(legacy_events, new_events, link36, write.entity)
+        if isinstance(new, BaseException):
+            return self._direct(path, VerdictKind.MISMATCH, write, f"legacy CDC consumer failed on sister events: {new!r}")
+        return self._pair(path, write, legacy, new)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _sister_event(self, write: ShadowedWrite, events: list[CdcEvent], own: CdcEvent | None) -> CdcEvent | None:
+        mine = _events_of(events, write.entity)
+        match = next((e for e in mine if e.fields.get("request_id") == write.request_id), None)
+        if match is None and own is not None:  # fields renamed or lost: fall back to the same version, else the newest
+            match = next((e for e in mine if e.fields.get("version") == own.fields.get("version")), mine[-1] if mine else None)
+        return match
+
+    def _link_race(self, write: ShadowedWrite, events: list[CdcEvent], own: CdcEvent | None) -> str | None:
+        if write.endpoint != "create" or own is None:
+            return None
+        link = own.fields.get("link", write.link)
+        before = [(_stream_pos(e.stream_id), e.fields.get("request_id", "")) for e in events
+                  if e.fields.get("type") == "comment_created" and e.fields.get("link") == link
+                  and _stream_pos(e.stream_id) < _stream_pos(own.stream_id)]
+        return self.order.race_reason(f"link:{link}", _stream_pos(own.stream_id), before)
+
+    def _link_quiet(self, write: ShadowedWrite, events: list[CdcEvent], own: CdcEvent | None) -> bool:
+        if write.endpoint != "create" or own is None:
+            return False
+        self.order.mark_applied(f"link:{own.fields.get('link')}", write.request_id)
+        return not any(e.fields.get("type") == "comment_created" and e.fields.get("link") == own.fields.get("link")
+                       and _stream_pos(e.stream_id) > _stream_pos(own.stream_id) for e in events)
+
+    async def _link_id(self, write: ShadowedWrite, comment_id: int) -> int | None:
+        if write.link.startswith("t3_"):
+            return _id36(write.link)
+        assert self._prod
+        async with self._prod.pool.acquire() as conn:
+            value = await conn.fetchval("SELECT value FROM reddit_data_comment WHERE thing_id = $1 AND key = 'link_id'", comment_id)
+        return int(value) if value else None
+
+    async def _account_id(self, name: str | None) -> int | None:
+        if not name:
+            return None
+        assert self._prod
+        async with self._prod.pool.acquire() as conn:
+            return await conn.fetchval("SELECT thing_id FROM reddit_data_account WHERE key = 'name' AND value = $1", name)
+
+    def _pair(self, path: ValidationPath, write: ShadowedWrite, legacy: Any, new: Any) -> VerdictRecord:
+        return self._compare(path.name, Observation("legacy", legacy), Observation("new", new),
+                             entity=write.entity, request_id=write.request_id)
+
+    @staticmethod
+    def _direct(path: ValidationPath, verdict: VerdictKind, write: ShadowedWrite, reason: str) -> VerdictRecord:
+        return VerdictRecord(path=path.name, verdict=verdict, entity=write.entity, request_id=write.request_id, reason=reason)

@@ -1,0 +1,111 @@
+"""The whole tap-compare stack on real servers, in-process: legacy (+ CDC consumer) on production,
+the rewrite in tap mode (production read-only, writes to sister), the proxy at 100% with the
+18-path StoreValidator. Time is the legacy's injected clock; the rewrite takes it from the proxy."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import aiohttp
+
+from config import NewServiceSettings, Settings
+from diff_reports.configure import comparator_from_settings
+from diff_reports.types import VerdictKind, VerdictRecord
+from shadow_proxy.app import PROXY, create_app
+from shadow_proxy.sinks import InMemorySink
+from shadow_proxy.validation.store_validator import StoreValidator
+from tests.contract.seed import THREADS_DIR
+from tests.proxy.conftest import ADMIN_TOKEN, ProxyHandle, serve, set_ramp
+from tests.support.stores import READONLY_ROLE, StoreSets
+
+SECRET = "validation-tap-secret"
+THREAD = "t3_haucpf"
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Stack:
+    url: str
+    proxy: ProxyHandle
+    sink: InMemorySink
+    clock: Clock
+    session: aiohttp.ClientSession
+    sent: int = 0
+
+    async def post(self, path: str, user: str, **form: str) -> dict:
+        async with self.session.post(self.url + path, data=form, headers={"X-Auth-User": user}) as resp:
+            self.sent += 1
+            body = await resp.json(content_type=None)
+            assert resp.status == 200, (path, form, body)
+            return body
+
+    async def settle(self, timeout: float = 20.0) -> None:
+        await self.proxy.runtime.forwarder.wait_completed(self.sent, timeout)
+        await self.proxy.runtime.queue.idle(timeout)
+
+    def verdicts(self, prefix: str = "") -> dict[str, Counter]:
+        out: dict[str, Counter] = {}
+        for r in self.sink.records:
+            if r.path.startswith(prefix):
+                out.setdefault(r.path, Counter())[r.verdict.value] += 1
+        return out
+
+    def flagged(self) -> set[str]:
+        return {r.path for r in self.sink.records if r.verdict is VerdictKind.MISMATCH}
+
+    def records(self, verdict: VerdictKind) -> list[VerdictRecord]:
+        return [r for r in self.sink.records if r.verdict is verdict]
+
+
+@asynccontextmanager
+async def running_stack(stores: StoreSets, accounts: tuple[str, ...] = ("alice", "bob", "carol"),
+                        start: float = 1_700_000_000.0) -> AsyncIterator[Stack]:
+    from legacy_adapter.app import create_app as legacy_app
+    from legacy_adapter.seeding import seed
+    from legacy_adapter.store import LegacyStores
+    from new_comments_service.app import create_app as new_app
+
+    settings = Settings(new_service=NewServiceSettings(mode="tap", tap_secret=SECRET, readonly_role=READONLY_ROLE,
+                                                       memcached_pool_threads=4))
+    prod = stores.production
+    st = await LegacyStores.open(prod.postgres, prod.memcached_host_port, prod.redis, settings.stores.cdc_stream)
+    try:
+        await seed(st, THREADS_DIR, [THREAD], accounts)
+    finally:
+        await st.close()
+    clock = Clock(start)
+    comparator = comparator_from_settings(settings)
+    validator = StoreValidator(prod, stores.sister, comparator.compare, stream=settings.stores.cdc_stream,
+                               tz_offset=settings.legacy.tz_offset_seconds, readonly_role=READONLY_ROLE)
+    await validator.start()
+    runners = []
+    try:
+        legacy_runner, legacy_url = await serve(legacy_app(prod, settings, clock=clock, consume=True))
+        runners.append(legacy_runner)
+        new_runner, new_url = await serve(new_app(settings, prod, stores.sister))
+        runners.append(new_runner)
+        proxy_settings = settings.proxy.model_copy(update={"admin_token": ADMIN_TOKEN, "guard_enabled": False,
+                                                           "queue_size": 5000})
+        sink = InMemorySink(keep=1_000_000)
+        app = create_app(proxy_settings, legacy_url=legacy_url, new_url=new_url, tap_secret=SECRET,
+                         ramp_redis_url=stores.sister.redis, comparator=comparator, sink=sink, validator=validator)
+        proxy_runner, url = await serve(app)
+        runners.append(proxy_runner)
+        handle = ProxyHandle(url, app[PROXY], sink)
+        await set_ramp(handle, create=100, update=100, increment=100, info=100, comments=100, morechildren=100)
+        async with aiohttp.ClientSession() as session:
+            yield Stack(url, handle, sink, clock, session)
+    finally:
+        for runner in reversed(runners):
+            await runner.cleanup()
+        await validator.close()
