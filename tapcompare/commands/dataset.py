@@ -10,6 +10,7 @@ import click
 from shadow_proxy.datasets.build import BuildOptions, build_dataset
 from shadow_proxy.datasets.format import DatasetError, write_dataset
 from shadow_proxy.datasets.validate import validate_dataset
+from tapcompare.commands.dataset_import import import_cmd
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,3 +58,6 @@ def validate(path: Path) -> None:
     except DatasetError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{path}: ok (version {summary.header['version']}); seed {summary.seed}; requests {summary.requests}")
+
+
+dataset.add_command(import_cmd)
