@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 from config import Settings
 from sister_stores.addresses import StoreAddresses
+from tests.support.paths import reddit_threads_dir
 
 
 def _threads_dir() -> str:
-    """TAPCOMPARE_DATASET_DIR, else the shared dataset next to the repository, else /work/shared."""
-    candidates = [os.environ.get("TAPCOMPARE_DATASET_DIR", ""),
-                  str(Path(__file__).resolve().parents[2].parent / "shared/datasets/reddit/threads"),
-                  "/work/shared/datasets/reddit/threads"]
-    return next((c for c in candidates if c and Path(c, "t3_haucpf.ndjson").exists()), candidates[-1])
+    """TAPCOMPARE_THREADS_DIR, else the shared dataset beside the clone (../shared)."""
+    return str(reddit_threads_dir())
 
 
 THREADS_DIR = _threads_dir()

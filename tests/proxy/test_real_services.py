@@ -11,10 +11,10 @@ import pytest
 from config import NewServiceSettings, Settings
 from shadow_proxy.app import PROXY, create_app
 from shadow_proxy.sinks import InMemorySink
+from tests.contract.seed import THREADS_DIR
 from tests.proxy.conftest import ADMIN_TOKEN, ProxyHandle, serve, set_ramp, settle
 from tests.support.stores import READONLY_ROLE
 
-THREADS_DIR = "/work/shared/datasets/reddit/threads"
 THREAD = "t3_haucpf"
 SECRET = "proxy-e2e-tap-secret"
 
