@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -14,6 +16,8 @@ from shadow_proxy.dispatch import Shadower, ShadowTarget
 from shadow_proxy.exchange import Exchange
 from shadow_proxy.forward import Forwarder
 from shadow_proxy.guardrails import Guardrail, GuardrailConfig
+from shadow_proxy.jobs.health import proxy_ready
+from shadow_proxy.jobs.publisher import ProxyJobs
 from shadow_proxy.links import LinkIndex
 from shadow_proxy.metrics import ProxyMetrics
 from shadow_proxy.protocols import Comparator, NoWriteValidation, RaisedHook, VerdictSink, WriteValidator
@@ -23,6 +27,9 @@ from shadow_proxy.sinks import InMemorySink
 from telemetry.http import mount_observability, request_id_middleware
 from telemetry.logs import get_logger
 
+if TYPE_CHECKING:
+    from shadow_proxy.capture.recorder import CaptureRecorder
+
 log = get_logger("shadow_proxy")
 
 
@@ -31,7 +38,8 @@ class ProxyRuntime:
 
     def __init__(self, settings: ProxySettings, *, legacy_url: str, new_url: str, tap_secret: str,
                  ramp_redis_url: str, comparator: Comparator, sink: VerdictSink, validator: WriteValidator,
-                 raised: RaisedHook | None, registry: CollectorRegistry) -> None:
+                 raised: RaisedHook | None, registry: CollectorRegistry,
+                 recorder: CaptureRecorder | None = None) -> None:
         self.settings = settings
         self.legacy_url = legacy_url
         self.new_url = new_url
@@ -41,6 +49,7 @@ class ProxyRuntime:
         self.sink = sink
         self.validator = validator
         self.registry = registry
+        self.recorder = recorder  # optional live capture (shadow_proxy.capture), independent of the ramp
         self.metrics = ProxyMetrics(registry)
         self.keys = RampKeys(settings.ramp_key_prefix)
         self._user_raised = raised
@@ -53,6 +62,7 @@ class ProxyRuntime:
         self.forwarder: Forwarder
         self.guardrail: Guardrail | None = None
         self.links: LinkIndex
+        self.jobs: ProxyJobs | None = None  # stream mode: comparisons go to `tapcompare worker`
         self._legacy_session: aiohttp.ClientSession | None = None
         self._shadow_session: aiohttp.ClientSession | None = None
 
@@ -88,17 +98,21 @@ class ProxyRuntime:
             self.guardrail = Guardrail(GuardrailConfig(s.guard_window_s, s.guard_min_samples,
                                                        s.guard_max_error_rate, s.guard_max_mismatch_rate),
                                        self.control, self.metrics)
+        self.jobs = ProxyJobs.open(s, self.ramp_redis_url, self.registry, self.raised)
         self.shadower = Shadower(self._shadow_session, ShadowTarget(self.new_url, self.tap_secret, s.shadow_timeout_s,
                                                                         self.legacy_url, s.recheck_read_mismatches,
                                                                         s.validate_timeout_s),
                                  self.ramp, self.links, self.comparator, self.sink, self.validator,
-                                 self.guardrail, self.metrics, self.raised)
+                                 self.guardrail, self.metrics, self.raised,
+                                 publisher=self.jobs.publisher if self.jobs else None)
         self.queue = ShadowQueue(s.queue_size, s.shadow_workers, self.shadower.handle, self.raised,
                                  lambda ex: self.metrics.dropped.labels(ex.endpoint).inc())
         self.metrics.track_queue_depth(self.queue.depth)
         self.queue.start()
+        if self.recorder is not None:
+            await self.recorder.start(link_of=self.links.link_of, registry=self.registry, raised=self.raised)
         self.forwarder = Forwarder(self._legacy_session, self.legacy_url, s.legacy_timeout_s, s.max_body_bytes,
-                                   self.ramp, self.queue, self.metrics, self.raised)
+                                   self.ramp, self.queue, self.metrics, self.raised, self.recorder)
         log.info("proxy_started", legacy=self.legacy_url, new=self.new_url, ramp=self.ramp.pcts)
 
     async def stop(self) -> None:
@@ -108,8 +122,12 @@ class ProxyRuntime:
         except TimeoutError:
             log.warning("shadow_queue_abandoned", depth=self.queue.depth())
         await self.queue.stop()
+        if self.recorder is not None:
+            await self.recorder.stop()
         await self.ramp.stop()
         self.shadower.close()
+        if self.jobs is not None:
+            await self.jobs.close()
         for session in (self._legacy_session, self._shadow_session):
             if session is not None:
                 await session.close()
@@ -129,15 +147,18 @@ PROXY = web.AppKey("tapcompare_proxy", ProxyRuntime)
 
 def create_app(settings: ProxySettings, *, legacy_url: str, new_url: str, tap_secret: str, ramp_redis_url: str,
                comparator: Comparator, sink: VerdictSink | None = None, validator: WriteValidator | None = None,
-               raised: RaisedHook | None = None, registry: CollectorRegistry | None = None) -> web.Application:
+               raised: RaisedHook | None = None, registry: CollectorRegistry | None = None,
+               recorder: CaptureRecorder | None = None) -> web.Application:
     """The proxy as an aiohttp application; run it with web.run_app or an AppRunner.
 
     /health, /metrics and /admin/* are the proxy's own; every other path goes to the legacy.
+    `recorder` (shadow_proxy.capture.CaptureRecorder) also records sampled requests as a dataset log.
     """
     registry = registry or CollectorRegistry()
     runtime = ProxyRuntime(settings, legacy_url=legacy_url, new_url=new_url, tap_secret=tap_secret,
                            ramp_redis_url=ramp_redis_url, comparator=comparator, sink=sink or InMemorySink(),
-                           validator=validator or NoWriteValidation(), raised=raised, registry=registry)
+                           validator=validator or NoWriteValidation(), raised=raised, registry=registry,
+                           recorder=recorder)
     app = web.Application(middlewares=[request_id_middleware(registry, "tapcompare_proxy")])
     app[PROXY] = runtime
     mount_observability(app, registry)
@@ -150,5 +171,6 @@ def create_app(settings: ProxySettings, *, legacy_url: str, new_url: str, tap_se
     app.cleanup_ctx.append(lifecycle)
 
     runtime.admin.mount(app)
+    app.router.add_get("/ready", proxy_ready(runtime))
     app.router.add_route("*", "/{tail:.*}", runtime.handle)
     return app

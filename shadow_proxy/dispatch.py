@@ -1,37 +1,39 @@
-"""The shadow side of one exchange: decide, call the new service, compare, record, validate.
+"""The shadow side of one exchange: decide, call the new service, then hand a comparison job on.
 
 Runs in a queue worker after the client already has the legacy response. Failures of the new
 service (errors, timeouts, 5xx the legacy did not also return) are data: an Observation with
 `error`, which the comparator turns into `shadow_error`. Failures of our own parts (comparator,
-sink, validator, guardrail) go to the `raised` hook and are counted; none of them can reach the
-primary path.
+sink, validator, guardrail, publisher) go to the `raised` hook and are counted; none of them can
+reach the primary path.
+
+Where the comparison runs is the `ComparisonExecutor`: `InlineExecutor` (default) judges the job
+here (shadow_proxy.jobs.runner) and records the verdicts; `StreamExecutor` publishes it to a
+Redis Stream for `tapcompare worker` processes (proxy.compare_mode = "stream").
 """
 
 from __future__ import annotations
 
 import asyncio
-import weakref
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+import weakref
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import aiohttp
 from multidict import CIMultiDict
-from yarl import URL
 
-from diff_reports.types import (
-    ALL_WRITE_PATHS, Observation, VerdictKind, VerdictRecord, read_response_path, write_response_path,
-)
+from diff_reports.types import Observation, VerdictKind, VerdictRecord, read_response_path, write_response_path
 from shadow_proxy.exchange import Exchange, parse_body
 from shadow_proxy.guardrails import Guardrail
+from shadow_proxy.jobs.codec import CapturedRequest, ComparisonJob, JobKind, job_id_for
+from shadow_proxy.jobs.publisher import JobPublisher
+from shadow_proxy.jobs.runner import JobRunner, call_side, recheck_headers
 from shadow_proxy.links import LinkIndex, links_in
 from shadow_proxy.metrics import ProxyMetrics
-from shadow_proxy.passthrough import SKIP_AUTO_HEADERS, end_to_end
-from shadow_proxy.protocols import Comparator, RaisedHook, ShadowedWrite, VerdictSink, WriteValidator
+from shadow_proxy.passthrough import end_to_end
+from shadow_proxy.protocols import Comparator, RaisedHook, VerdictSink, WriteValidator
 from shadow_proxy.ramp import RampState
 from shadow_proxy.routes import ParsedRequest, Unshadowable, is_read, parse_request
-
-MAX_SHADOW_RESPONSE = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -43,31 +45,73 @@ class ShadowTarget:
     recheck_reads: bool = True
     validate_timeout_s: float = 30.0
 
-RACED_READ = "the legacy's own answer changed between the primary read and the shadow read (a write landed)"
+
+class ComparisonExecutor(Protocol):
+    """Takes a job once the new service answered (writes: still under the thread's write lock)."""
+
+    async def submit(self, job: ComparisonJob) -> None: ...
+
+
+class InlineExecutor:
+    """Judge here, record through the Shadower's emit (metrics, sink, guardrail)."""
+
+    def __init__(self, shadower: "Shadower") -> None:
+        self._shadower = shadower
+
+    async def submit(self, job: ComparisonJob) -> None:
+        await self._shadower.runner.run(job, self._shadower.emit)
+
+
+class StreamExecutor:
+    """Publish to the jobs stream; the verdicts are recorded by a worker."""
+
+    def __init__(self, publisher: JobPublisher) -> None:
+        self._publisher = publisher
+
+    async def submit(self, job: ComparisonJob) -> None:
+        await self._publisher.publish(job)
 
 
 class Shadower:
     def __init__(self, session: aiohttp.ClientSession, target: ShadowTarget, ramp: RampState,
                  links: LinkIndex, comparator: Comparator, sink: VerdictSink, validator: WriteValidator,
-                 guardrail: Guardrail | None, metrics: ProxyMetrics, raised: RaisedHook) -> None:
+                 guardrail: Guardrail | None, metrics: ProxyMetrics, raised: RaisedHook,
+                 publisher: JobPublisher | None = None) -> None:
         self._session = session
         self._target = target
         self._ramp = ramp
         self._links = links
-        self._comparator = comparator
         self._sink = sink
-        self._validator = validator
         self._guardrail = guardrail
         self._metrics = metrics
         self._raised = raised
-        # Comparison (deepdiff on big bodies) is CPU work: keep it off the event loop.
-        self._compare_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="compare")
+        recheck = self._recheck if target.recheck_reads and target.legacy_url else None
+        self.runner = JobRunner(comparator, validator, raised, recheck=recheck,
+                                validate_timeout_s=target.validate_timeout_s)
+        self.executor: ComparisonExecutor = StreamExecutor(publisher) if publisher else InlineExecutor(self)
         # One shadow write per thread at a time: the rewrite then applies a thread's writes in the
-        # order the legacy answered them, and each validation sees the sister right after its write.
+        # order the legacy answered them, and (inline) each validation sees the sister right after its write.
         self._thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
+    # The comparator and validator live in the runner; tests swap them here.
+    @property
+    def _comparator(self) -> Comparator:
+        return self.runner.comparator
+
+    @_comparator.setter
+    def _comparator(self, value: Comparator) -> None:
+        self.runner.comparator = value
+
+    @property
+    def _validator(self) -> WriteValidator:
+        return self.runner.validator
+
+    @_validator.setter
+    def _validator(self, value: WriteValidator) -> None:
+        self.runner.validator = value
+
     def close(self) -> None:
-        self._compare_pool.shutdown(wait=False, cancel_futures=True)
+        self.runner.close()
 
     async def handle(self, ex: Exchange) -> None:
         try:
@@ -107,17 +151,18 @@ class Shadower:
             self._raised("link_lookup", exc)
             return target
 
+    def _job(self, ex: Exchange, kind: JobKind, path: str, entity: str, key: str, legacy: Observation,
+             **extra: Any) -> ComparisonJob:
+        headers = tuple(end_to_end(ex.headers, drop=("Host", "Content-Length")).items())
+        req = CapturedRequest(ex.method, ex.raw_path, headers, ex.body)
+        return ComparisonJob(job_id=job_id_for(ex.request_id, ex.endpoint, req, legacy), kind=kind,
+                             endpoint=ex.endpoint, request_id=ex.request_id, path=path, entity=entity, link=key,
+                             request=req, legacy=legacy, legacy_status=ex.status, **extra)
+
     async def _read(self, ex: Exchange, parsed: ParsedRequest, key: str, legacy: Observation) -> None:
         new = await self._call_new(ex, CIMultiDict())
-        path = read_response_path(ex.endpoint)
-        record = await self._compare(path, legacy, new, entity=parsed.target or key, request_id=ex.request_id)
-        if record is None:
-            return
-        if record.verdict is VerdictKind.MISMATCH and self._target.recheck_reads and self._target.legacy_url:
-            again = await self._call(ex, self._target.legacy_url, CIMultiDict(), "legacy_recheck")
-            if not again.raised and again.value != legacy.value:
-                record = replace(record, verdict=VerdictKind.RACED, reason=RACED_READ)
-        await self._emit(ex.endpoint, record)
+        await self.executor.submit(self._job(ex, "read", read_response_path(ex.endpoint), parsed.target or key,
+                                             key, legacy, new=new))
 
     async def _write(self, ex: Exchange, parsed: ParsedRequest, key: str, legacy: Observation) -> None:
         lock = self._thread_locks.get(key)
@@ -147,29 +192,20 @@ class Shadower:
             tap["X-Tap-Thing-Id"] = str(thing_id)
             entity = f"t1_{_base36(thing_id)}"
         new = await self._call_new(ex, tap)
-        record = await self._compare(write_response_path(ex.endpoint), legacy, new,
-                                     entity=entity, request_id=ex.request_id)
-        if record is None:
-            return
-        await self._emit(ex.endpoint, record)
-        write = ShadowedWrite(
-            endpoint=ex.endpoint, request_id=ex.request_id, entity=entity, link=key, form=dict(parsed.params),
-            auth_user=ex.headers.get("X-Auth-User"), request_time=request_time, thing_id=thing_id,
-            legacy=legacy, new=new, response_verdict=record,
-        )
-        try:
-            async with asyncio.timeout(self._target.validate_timeout_s):
-                records = await self._validator.validate(write)
-        except Exception as exc:  # timeout or validator bug: the paths are `unavailable`, never lost
-            self._raised("validate", exc)
-            reason = f"write validation failed: {type(exc).__name__}: {exc}"[:500]
-            records = [VerdictRecord(p.name, VerdictKind.UNAVAILABLE, entity, ex.request_id, reason=reason)
-                       for p in ALL_WRITE_PATHS if p.endpoint == ex.endpoint]
-        for extra in records:
-            await self._emit(ex.endpoint, extra)
+        await self.executor.submit(self._job(
+            ex, "write", write_response_path(ex.endpoint), entity, key, legacy, new=new, request_time=request_time,
+            thing_id=thing_id, form=dict(parsed.params), auth_user=ex.headers.get("X-Auth-User")))
 
     async def _call_new(self, ex: Exchange, tap: CIMultiDict[str]) -> Observation:
         return await self._call(ex, self._target.base_url, tap, ex.endpoint)
+
+    async def _recheck(self, job: ComparisonJob) -> Observation:
+        """The read again at the legacy, through the shadow's pool (inline mode)."""
+        obs, outcome = await call_side(self._session, self._target.legacy_url, job.request,
+                                       recheck_headers(job.request, job.request_id),
+                                       self._target.timeout_s, job.legacy_status)
+        self._metrics.shadow.labels("legacy_recheck", outcome).observe(obs.duration_s)
+        return obs
 
     async def _call(self, ex: Exchange, base_url: str, tap: CIMultiDict[str], label: str) -> Observation:
         """The same request to `base_url`; failures become the Observation's error."""
@@ -179,51 +215,25 @@ class Shadower:
         headers.extend(tap)
         headers["X-Request-Id"] = ex.request_id
         started = time.perf_counter()
-        outcome = "ok"
-        try:
-            async with asyncio.timeout(self._target.timeout_s):
-                async with self._session.request(
-                    ex.method, URL(base_url.rstrip("/") + ex.raw_path, encoded=True), headers=headers,
-                    data=ex.body or None, skip_auto_headers=SKIP_AUTO_HEADERS, allow_redirects=False,
-                ) as resp:
-                    body = await resp.content.read(MAX_SHADOW_RESPONSE)
-                    status = resp.status
-                    value = {"status": status, "body": parse_body(CIMultiDict(), body)}
-            if status >= 500 and ex.status < 500:
-                outcome = "5xx"
-                return Observation("new", error=f"HTTPStatusError: {status} {str(value['body'])[:200]}",
-                                   duration_s=time.perf_counter() - started)
-            return Observation("new", value, duration_s=time.perf_counter() - started)
-        except TimeoutError:
-            outcome = "timeout"
-            return Observation("new", error=f"TimeoutError: no answer within {self._target.timeout_s}s",
-                               duration_s=time.perf_counter() - started)
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
-            outcome = "error"
-            return Observation("new", error=f"{type(exc).__name__}: {exc}", duration_s=time.perf_counter() - started)
-        finally:
-            self._metrics.shadow.labels(label, outcome).observe(time.perf_counter() - started)
-
-    async def _compare(self, path: str, legacy: Observation, new: Observation, *, entity: str,
-                       request_id: str) -> VerdictRecord | None:
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(
-                self._compare_pool, lambda: self._comparator.compare(path, legacy, new, entity=entity,
-                                                                     request_id=request_id))
-        except Exception as exc:
-            self._raised("compare", exc)
-            return None
+        obs, outcome = await call_side(self._session, base_url, CapturedRequest(ex.method, ex.raw_path, (), ex.body),
+                                       headers, self._target.timeout_s, ex.status)
+        self._metrics.shadow.labels(label, outcome).observe(time.perf_counter() - started)
+        return obs
 
     async def _skip(self, ex: Exchange, reason: str, *, record: bool = False) -> None:
         """Counted always; recorded as a `skipped` verdict for requests that were sampled."""
         self._metrics.skipped.labels(ex.endpoint, reason).inc()
         if record:
             path = read_response_path(ex.endpoint) if is_read(ex.endpoint) else write_response_path(ex.endpoint)
-            await self._emit(ex.endpoint, VerdictRecord(path, VerdictKind.SKIPPED, request_id=ex.request_id,
-                                                        reason=reason), guard=False)
+            skipped = VerdictRecord(path, VerdictKind.SKIPPED, request_id=ex.request_id, reason=reason)
+            if isinstance(self.executor, InlineExecutor):
+                await self.emit(ex.endpoint, skipped, guard=False)
+            else:
+                body = parse_body(ex.legacy_headers, ex.legacy_body)
+                legacy = Observation("legacy", {"status": ex.status, "body": body})
+                await self.executor.submit(self._job(ex, "record", path, "", "", legacy, records=(skipped,)))
 
-    async def _emit(self, endpoint: str, record: VerdictRecord, guard: bool = True) -> None:
+    async def emit(self, endpoint: str, record: VerdictRecord, guard: bool = True) -> None:
         self._metrics.verdicts.labels(record.path, VerdictKind(record.verdict).value).inc()
         await self._guard("sink", self._sink.record(record))
         if guard and self._guardrail is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING
 
 import aiohttp
 import orjson
@@ -28,6 +29,9 @@ from shadow_proxy.routes import endpoint_for
 from telemetry.http import REQUEST_ID_KEY
 from telemetry.logs import get_logger, new_request_id
 
+if TYPE_CHECKING:
+    from shadow_proxy.capture.recorder import CaptureRecorder
+
 log = get_logger("shadow_proxy.forward")
 
 
@@ -40,7 +44,7 @@ def proxy_error(status: int, error: str, detail: str, request_id: str) -> web.Re
 class Forwarder:
     def __init__(self, session: aiohttp.ClientSession, legacy_url: str, legacy_timeout_s: float,
                  max_body_bytes: int, ramp: RampState, queue: ShadowQueue[Exchange],
-                 metrics: ProxyMetrics, raised: RaisedHook) -> None:
+                 metrics: ProxyMetrics, raised: RaisedHook, recorder: CaptureRecorder | None = None) -> None:
         self._session = session
         self._legacy_url = legacy_url
         self._timeout = aiohttp.ClientTimeout(total=legacy_timeout_s)
@@ -49,6 +53,7 @@ class Forwarder:
         self._queue = queue
         self._metrics = metrics
         self._raised = raised
+        self._recorder = recorder
         self.completed = 0  # requests fully handled (response sent, shadow offered): tests wait on it
         self._completed_changed = asyncio.Condition()
 
@@ -102,6 +107,9 @@ class Forwarder:
         if endpoint is not None:
             self._offer(request, endpoint, request_id, headers, body.data, status, legacy_headers,
                         legacy_body, legacy_s)
+            if self._recorder is not None:  # live capture: one non-blocking offer, like the shadow's
+                self._capture(request, endpoint, request_id, headers, body.data, status, legacy_headers,
+                              legacy_body, legacy_s)
         await self._done()
         return response
 
@@ -123,3 +131,16 @@ class Forwarder:
             ))
         except Exception as exc:  # nothing shadow-side may fail a primary request
             self._raised("offer", exc)
+
+    def _capture(self, request: web.Request, endpoint: str, request_id: str, headers: CIMultiDict[str],
+                 body: bytes | None, status: int, legacy_headers: CIMultiDict[str], legacy_body: bytes,
+                 legacy_s: float) -> None:
+        try:
+            assert self._recorder is not None
+            self._recorder.offer(Exchange(
+                endpoint=endpoint, request_id=request_id, method=request.method, raw_path=request.raw_path,
+                path=request.path, raw_query=request.rel_url.raw_query_string, headers=headers, body=body,
+                status=status, legacy_headers=legacy_headers, legacy_body=legacy_body, legacy_duration_s=legacy_s,
+            ))
+        except Exception as exc:  # capture may never fail a primary request
+            self._raised("capture_offer", exc)

@@ -11,6 +11,7 @@ from tapcompare.commands.new_service import new
 from tapcompare.commands.proxy import proxy
 from tapcompare.commands.ramp import ramp
 from tapcompare.commands.report import report
+from tapcompare.commands.worker import worker
 from tapcompare.commands.stores import stores
 
 
@@ -31,6 +32,7 @@ main.add_command(new)
 main.add_command(proxy)
 main.add_command(ramp)
 main.add_command(report)
+main.add_command(worker)
 
 if __name__ == "__main__":
     main()

@@ -6,6 +6,8 @@ Tables:
 - `mismatch_groups`: one row per fingerprint, with lifecycle state and the ignore rule it became.
 - `examples`: full records for non-matching verdicts, a bounded number per group.
 - `group_events`: who accepted/fixed what, and when a group regressed (the audit trail).
+- `processed_jobs`: comparison jobs already stored (job id -> records), so a redelivered job
+  (`tapcompare worker`) never counts twice; `results.job_id` says which job a row came from.
 """
 
 from __future__ import annotations
@@ -81,6 +83,16 @@ CREATE TABLE group_events (
     detail      text
 );
 CREATE INDEX group_events_group ON group_events (group_id, at);
+"""),
+    (2, "processed jobs (idempotent comparison workers)", """
+CREATE TABLE processed_jobs (
+    job_id      text PRIMARY KEY,
+    done_at     timestamptz NOT NULL DEFAULT now(),
+    records     integer NOT NULL
+);
+CREATE INDEX processed_jobs_done_at ON processed_jobs (done_at);
+ALTER TABLE results ADD COLUMN job_id text;
+CREATE INDEX results_job_id ON results (job_id) WHERE job_id IS NOT NULL;
 """),
 )
 

@@ -174,6 +174,33 @@ class ResultsStore:
 
     async def write_batch(self, items: list[tuple[VerdictRecord, str | None]]) -> None:
         """Store a batch of (record, new-service version) in one transaction."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self._write(conn, items)
+
+    async def write_jobs(self, jobs: list[tuple[str, list[tuple[VerdictRecord, str | None]]]]) -> set[str]:
+        """Store the records of comparison jobs, each job at most once ever (idempotent by job id).
+
+        One transaction: the job ids go into `processed_jobs` (ON CONFLICT DO NOTHING); only the
+        records of ids inserted now are written, tagged with their job id. A concurrent writer of
+        the same id waits on the primary key and then skips. Returns the ids written now."""
+        first: dict[str, list[tuple[VerdictRecord, str | None]]] = {}
+        for job_id, records in jobs:
+            first.setdefault(job_id, records)
+        if not first:
+            return set()
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = {r["job_id"] for r in await conn.fetch(
+                "INSERT INTO processed_jobs (job_id, records) SELECT * FROM unnest($1::text[], $2::int[]) "
+                "ON CONFLICT DO NOTHING RETURNING job_id",
+                sorted(first), [len(first[j]) for j in sorted(first)])}  # sorted: no deadlock between workers
+            items = [(rec, ver) for jid in first if jid in fresh for rec, ver in first[jid]]
+            job_ids = [jid for jid in first if jid in fresh for _ in first[jid]]
+            if items:
+                await self._write(conn, items, job_ids)
+        return fresh
+
+    async def _write(self, conn: asyncpg.Connection, items: list[tuple[VerdictRecord, str | None]],
+                     job_ids: list[str] | None = None) -> None:
         keep = self.examples_per_group
         rows: list[tuple[Any, ...]] = []
         groups: dict[str, _GroupBatch] = {}
@@ -187,22 +214,25 @@ class ResultsStore:
             rows.append((at, record.path, endpoint_of(record.path), record.verdict.value, gid, record.request_id,
                          record.entity, version, _ms(t, "legacy"), _ms(t, "new"), _sql(t, "legacy"), _sql(t, "new")))
         ordered = sorted(groups.items())
-        async with self.pool.acquire() as conn, conn.transaction():
-            if ordered:
-                await conn.executemany(_UPSERT_GROUP, [
-                    (gid, g.sig.path, g.sig.verdict, g.sig.title, orjson.dumps(g.sig.fields).decode(), g.sig.reason,
-                     g.count, g.first, g.last, g.last_version, g.request_ids, keep)
-                    for gid, g in ordered])
-                regressed = await conn.fetch(_REGRESS, [gid for gid, _ in ordered],
-                                             [g.max_key for _, g in ordered], [g.max_key_version for _, g in ordered],
-                                             [g.max_unversioned_at for _, g in ordered])
-                if regressed:
-                    await conn.executemany(
-                        "INSERT INTO group_events (group_id, action, detail) VALUES ($1, 'regressed', $2)",
-                        [(r["id"], f"seen again at version {r['regressed_version'] or '(none)'}") for r in regressed])
-                await conn.executemany(_INSERT_EXAMPLE, [
-                    (gid, at, rid, ver, payload, keep) for gid, g in ordered for at, rid, ver, payload in g.examples])
+        if ordered:
+            await conn.executemany(_UPSERT_GROUP, [
+                (gid, g.sig.path, g.sig.verdict, g.sig.title, orjson.dumps(g.sig.fields).decode(), g.sig.reason,
+                 g.count, g.first, g.last, g.last_version, g.request_ids, keep)
+                for gid, g in ordered])
+            regressed = await conn.fetch(_REGRESS, [gid for gid, _ in ordered],
+                                         [g.max_key for _, g in ordered], [g.max_key_version for _, g in ordered],
+                                         [g.max_unversioned_at for _, g in ordered])
+            if regressed:
+                await conn.executemany(
+                    "INSERT INTO group_events (group_id, action, detail) VALUES ($1, 'regressed', $2)",
+                    [(r["id"], f"seen again at version {r['regressed_version'] or '(none)'}") for r in regressed])
+            await conn.executemany(_INSERT_EXAMPLE, [
+                (gid, at, rid, ver, payload, keep) for gid, g in ordered for at, rid, ver, payload in g.examples])
+        if job_ids is None:
             await conn.copy_records_to_table("results", records=rows, columns=_RESULT_COLUMNS)
+        else:
+            await conn.copy_records_to_table("results", records=[(*row, jid) for row, jid in zip(rows, job_ids)],
+                                             columns=(*_RESULT_COLUMNS, "job_id"))
 
     async def purge_older_than(self, days: float) -> dict[str, int]:
         """Retention: drop results and examples older than `days`, and open/regressed groups not
@@ -213,6 +243,7 @@ class ResultsStore:
             examples = await conn.execute("DELETE FROM examples WHERE at < $1", cutoff)
             groups = await conn.execute(
                 "DELETE FROM mismatch_groups WHERE last_seen < $1 AND status IN ('open', 'regressed')", cutoff)
+            await conn.execute("DELETE FROM processed_jobs WHERE done_at < $1", cutoff)
         return {name: int(tag.split()[-1]) for name, tag in
                 (("results", results), ("examples", examples), ("groups", groups))}
 

@@ -12,7 +12,12 @@ async def test_correct_rewrite_matches_on_all_18_paths(stores) -> None:
         await create_edit_vote(stack)
         verdicts = stack.verdicts()
     for path in ALL_WRITE_PATHS:
-        assert verdicts.get(path.name) == {"match": 1}, (path.name, verdicts.get(path.name),
-                                                         [r.to_dict() for r in stack.sink.records if r.path == path.name])
+        records = [r for r in stack.sink.records if r.path == path.name]
+        assert len(records) == 1, (path.name, [r.to_dict() for r in records])
+        record = records[0]
+        # `ignored` only for what a declared rule explains: the cache TTL counting down between writes
+        explained = record.verdict.value == "ignored" and path.store == "memcached" and all(
+            d.ignored_by == "cache-ttl-countdown" for d in record.differences)
+        assert record.verdict.value == "match" or explained, (path.name, record.to_dict())
     for endpoint in ("create", "update", "increment"):
         assert verdicts[f"{endpoint}.response"] == {"match": 1}

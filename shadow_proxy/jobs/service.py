@@ -1,0 +1,148 @@
+"""Everything one `tapcompare worker` process runs: the consumer loop, its results store, the
+legacy recheck, the kill switch over its verdicts, the backlog monitor, and /health, /metrics, /ready."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from dataclasses import dataclass
+
+import aiohttp
+import redis.asyncio as aioredis
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from config import ProxySettings
+from diff_reports.results.store import ResultsStore, ensure_database
+from diff_reports.types import Observation
+from shadow_proxy.audit import RampKeys
+from shadow_proxy.guardrails import Guardrail, GuardrailConfig
+from shadow_proxy.jobs.codec import ComparisonJob
+from shadow_proxy.jobs.health import Check, worker_ready
+from shadow_proxy.jobs.metrics import BacklogMetrics, WorkerMetrics
+from shadow_proxy.jobs.publisher import BacklogMonitor
+from shadow_proxy.jobs.runner import JobRunner, call_side, recheck_headers
+from shadow_proxy.jobs.worker import JobWorker, WorkerConfig
+from shadow_proxy.metrics import ProxyMetrics
+from shadow_proxy.protocols import Comparator, WriteValidator
+from shadow_proxy.ramp import RampControl
+from telemetry.http import mount_observability
+
+
+@dataclass(frozen=True)
+class WorkerAddresses:
+    jobs_redis: str
+    results_dsn: str
+    ramp_redis: str               # the kill switch ramps endpoints down here (audited)
+    legacy_url: str | None = None  # read-mismatch recheck; None: no recheck
+
+
+class WorkerService:
+    def __init__(self, settings: ProxySettings, addresses: WorkerAddresses, comparator: Comparator,
+                 validator: WriteValidator, *, consumer: str, batch: int = 32, version: str | None = None,
+                 compare_threads: int = 2, registry: CollectorRegistry | None = None) -> None:
+        self.settings = settings
+        self.addresses = addresses
+        self.registry = registry or CollectorRegistry()
+        self.metrics = WorkerMetrics(self.registry)
+        self.config = WorkerConfig(settings.jobs_stream, settings.jobs_group, consumer, batch=batch,
+                                   claim_idle_ms=int(settings.jobs_claim_idle_s * 1000), version=version)
+        self._comparator = comparator
+        self._validator = validator
+        self._compare_threads = compare_threads
+        self.redis: aioredis.Redis | None = None
+        self._ramp_redis: aioredis.Redis | None = None
+        self.store: ResultsStore | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.worker: JobWorker
+        self.runner: JobRunner
+        self.monitor: BacklogMonitor
+
+    async def start(self) -> None:
+        s, a = self.settings, self.addresses
+        self.redis = aioredis.from_url(a.jobs_redis, socket_connect_timeout=2.0)
+        await ensure_database(a.results_dsn)
+        self.store = await ResultsStore.open(a.results_dsn)
+        recheck = None
+        if a.legacy_url and s.recheck_read_mismatches:
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=s.shadow_pool_size),
+                                                  cookie_jar=aiohttp.DummyCookieJar())
+            recheck = self._recheck
+        guardrail = None
+        if s.guard_enabled:
+            self._ramp_redis = aioredis.from_url(a.ramp_redis, decode_responses=True)
+            guardrail = Guardrail(GuardrailConfig(s.guard_window_s, s.guard_min_samples, s.guard_max_error_rate,
+                                                  s.guard_max_mismatch_rate),
+                                  RampControl(self._ramp_redis, RampKeys(s.ramp_key_prefix)),
+                                  ProxyMetrics(CollectorRegistry()))  # trips: logged + audited, not exported here
+        start = getattr(self._validator, "start", None)
+        if start is not None:
+            await start()
+        self.runner = JobRunner(self._comparator, self._validator, lambda op, e: self.worker.raised(op, e),
+                                recheck=recheck, validate_timeout_s=s.validate_timeout_s,
+                                compare_threads=self._compare_threads)
+        self.worker = JobWorker(self.redis, self.config, self.runner, self.store, self.metrics, guardrail=guardrail)
+        await self.worker.ensure_group()
+        self.monitor = BacklogMonitor(self.redis, s.jobs_stream, s.jobs_group, s.jobs_backlog_alert,
+                                      BacklogMetrics(self.registry, s.jobs_backlog_alert))
+        self.monitor.start()
+
+    async def _recheck(self, job: ComparisonJob) -> Observation:
+        assert self._session is not None and self.addresses.legacy_url
+        obs, _ = await call_side(self._session, self.addresses.legacy_url, job.request,
+                                 recheck_headers(job.request, job.request_id), self.settings.shadow_timeout_s,
+                                 job.legacy_status)
+        return obs
+
+    async def run(self) -> None:
+        await self.worker.run()
+
+    async def close(self) -> None:
+        self.worker.stop()
+        await self.monitor.stop()
+        self.runner.close()
+        close = getattr(self._validator, "close", None)
+        if close is not None:
+            await close()
+        for part in (self._session,):
+            if part is not None:
+                await part.close()
+        if self.store is not None:
+            await self.store.close()
+        for r in (self.redis, self._ramp_redis):
+            if r is not None:
+                await r.aclose()
+
+    def checks(self) -> dict[str, Check]:
+        out: dict[str, Check] = {}
+        if self.redis is not None:
+            out["jobs_redis"] = self.redis.ping
+        if self.store is not None:
+            store = self.store
+            out["results_db"] = lambda: store.pool.fetchval("SELECT 1")
+        return out
+
+    def app(self) -> web.Application:
+        """/health (alive), /metrics, /ready (jobs Redis and results database reachable)."""
+        app = web.Application()
+        mount_observability(app, self.registry)
+        app.router.add_get("/ready", worker_ready(self.checks))
+        return app
+
+
+async def serve_worker(service: WorkerService, host: str, port: int) -> None:
+    """Start, serve the probes, consume until SIGTERM/SIGINT (the batch in hand is finished), close."""
+    await service.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, service.worker.stop)
+    runner = web.AppRunner(service.app(), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    try:
+        await service.run()
+    except asyncio.CancelledError:
+        pass
+    finally:
+        await runner.cleanup()
+        await service.close()
