@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test system-deps venv stores-down clean
+.PHONY: demo test system-deps venv stores-down clean bench
 
 system-deps:
 	@scripts/install-system-deps.sh chromium
@@ -21,9 +21,15 @@ venv: $(STAMP)
 test: system-deps venv
 	$(BIN)/pytest
 
+# The whole harness on the bundled real threads: stores, legacy, rewrite, proxy, a replay, the
+# report UI (Ctrl-C stops it and the stores). `ARGS=--no-serve` exits after the replay.
 demo: system-deps venv
-	$(BIN)/tapcompare stores up
-	$(BIN)/tapcompare stores status
+	$(BIN)/tapcompare demo $(ARGS)
+
+# Benchmarks (never part of `make test`): results/*.json + *.md and results/REPORT.md; about 10 minutes.
+bench: system-deps venv
+	@scripts/install-system-deps.sh wrk nginx
+	$(BIN)/python benchmarks/run_all.py
 
 stores-down: venv
 	$(BIN)/tapcompare stores down

@@ -41,6 +41,8 @@ async def form_params(request: web.Request) -> Params:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise ApiError("TOO_LONG", "text") from None  # no body over client_max_size holds a valid text
+    except web.RequestPayloadError:  # e.g. a Content-Encoding the body does not match: undecodable
+        raise ApiError("BAD_ENCODING", None) from None
     return _decode_pairs(raw)
 
 

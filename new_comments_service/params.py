@@ -29,7 +29,10 @@ def query_params(request: web.Request) -> dict[str, str]:
 
 
 async def form_params(request: web.Request) -> dict[str, str]:
-    body = await request.read()
+    try:
+        body = await request.read()
+    except web.RequestPayloadError:  # e.g. a Content-Encoding the body does not match: undecodable
+        raise ApiError("BAD_ENCODING") from None
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:

@@ -157,7 +157,8 @@ class Shadower:
         req = CapturedRequest(ex.method, ex.raw_path, headers, ex.body)
         return ComparisonJob(job_id=job_id_for(ex.request_id, ex.endpoint, req, legacy), kind=kind,
                              endpoint=ex.endpoint, request_id=ex.request_id, path=path, entity=entity, link=key,
-                             request=req, legacy=legacy, legacy_status=ex.status, **extra)
+                             request=req, legacy=legacy, legacy_status=ex.status, legacy_at=ex.received_at,
+                             **extra)
 
     async def _read(self, ex: Exchange, parsed: ParsedRequest, key: str, legacy: Observation) -> None:
         new = await self._call_new(ex, CIMultiDict())

@@ -25,6 +25,7 @@ class Exchange:
     legacy_headers: CIMultiDict[str]
     legacy_body: bytes
     legacy_duration_s: float
+    received_at: float = 0.0       # wall time the legacy's answer reached the proxy (its write time, near enough)
 
 
 def _decompress(headers: CIMultiDict[str], body: bytes) -> bytes:

@@ -128,6 +128,7 @@ class Forwarder:
                 endpoint=endpoint, request_id=request_id, method=request.method, raw_path=request.raw_path,
                 path=request.path, raw_query=request.rel_url.raw_query_string, headers=headers, body=body,
                 status=status, legacy_headers=legacy_headers, legacy_body=legacy_body, legacy_duration_s=legacy_s,
+                received_at=time.time(),
             ))
         except Exception as exc:  # nothing shadow-side may fail a primary request
             self._raised("offer", exc)

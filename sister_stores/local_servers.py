@@ -2,8 +2,12 @@
 
 `LocalStores(root).up()` starts a production and a sister set, each three server processes on free
 loopback ports, and records them in `root/state.json`; `down()` stops every one and checks that
-neither process nor port is left. PostgreSQL refuses to run as root, so as root its files belong
-to an unprivileged user and its commands run through `runuser`; memcached gets `-u` likewise.
+neither process nor port is left. `stop_one` / `start_one` / `restart_one` stop (or crash, with
+SIGKILL) and restart a single server on its recorded port with its data dir (fault injection);
+`durable=True` makes PostgreSQL commit synchronously and Redis fsync an append-only file on every
+write, so a kill -9 loses no acknowledged write (Memcached, being a cache, restarts empty).
+PostgreSQL refuses to run as root, so as root its files belong to an unprivileged user and its
+commands run through `runuser`; memcached gets `-u` likewise.
 """
 
 from __future__ import annotations
@@ -144,9 +148,10 @@ def _service_user() -> str | None:
 class LocalStores:
     """Start, stop and report on the local production and sister sets under one directory."""
 
-    def __init__(self, root: str | Path, database: str = "comments") -> None:
+    def __init__(self, root: str | Path, database: str = "comments", durable: bool = False) -> None:
         self.root = Path(root).resolve()
         self.database = database
+        self.durable = durable
         self.state_file = self.root / "state.json"
 
     # -- state -------------------------------------------------------------------------------
@@ -223,6 +228,51 @@ class LocalStores:
             }
         return out
 
+    # -- one server ----------------------------------------------------------------------------
+    def _server(self, set_name: str, kind: str) -> tuple[dict[str, SetRecord], ServerRecord]:
+        sets = self.load_state()
+        if set_name not in sets or kind not in sets[set_name].servers:
+            raise LocalStoreError(f"no local {set_name}.{kind} server is recorded under {self.root}")
+        return sets, sets[set_name].servers[kind]
+
+    def stop_one(self, set_name: str, kind: str, *, kill: bool = False) -> ServerRecord:
+        """Stop one server of a set, keeping its port and data dir recorded for `start_one`.
+        `kill=True` is a crash: SIGKILL to the server's whole process group (PostgreSQL's backends
+        too), no shutdown of any kind. Returns when neither process nor port is left."""
+        sets, srv = self._server(set_name, kind)
+        if kill:
+            _kill_group(srv.pid)
+        else:
+            self._stop_set(SetRecord(set_name, sets[set_name].database, {kind: srv}))
+        _wait_for(lambda: not srv.alive() and not port_open(srv.port), 20, f"{set_name}.{kind} stop")
+        _reap(srv.pid)
+        return srv
+
+    def start_one(self, set_name: str, kind: str) -> ServerRecord:
+        """Start a stopped server again on its recorded port with its data dir (its data kept,
+        except Memcached's, which lives in memory). Records and returns the new process."""
+        sets, srv = self._server(set_name, kind)
+        if srv.alive() and port_open(srv.port):
+            return srv
+        data_dir = Path(srv.data_dir)
+        if kind == "postgres":
+            # A killed postmaster reparented to a PID 1 that does not reap stays a zombie, which
+            # PostgreSQL takes for a live server holding the lock files: they are stale.
+            for stale in ("postmaster.pid", f".s.PGSQL.{srv.port}.lock", f".s.PGSQL.{srv.port}"):
+                (data_dir / stale).unlink(missing_ok=True)
+            started = ServerRecord("postgres", srv.port, self._pg_ctl_start(data_dir, srv.port), srv.data_dir)
+        elif kind == "memcached":
+            started = self._start_memcached(data_dir, srv.port)
+        else:
+            started = self._start_redis(data_dir, srv.port)
+        sets[set_name].servers[kind] = started
+        self._save_state(sets)
+        return started
+
+    def restart_one(self, set_name: str, kind: str, *, kill: bool = True) -> ServerRecord:
+        self.stop_one(set_name, kind, kill=kill)
+        return self.start_one(set_name, kind)
+
     # -- one set -----------------------------------------------------------------------------
     def _start_set(self, name: str) -> SetRecord:
         set_dir = self.root / name
@@ -286,14 +336,29 @@ class LocalStores:
             shutil.rmtree(data_dir)
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["cp", "-a", str(template), str(data_dir)], check=True)
+        pid = self._pg_ctl_start(data_dir, port)
+        created = subprocess.run(
+            [str(bindir.parent / "bin" / "createdb") if (bindir / "createdb").exists() else "createdb",
+             "-h", "127.0.0.1", "-p", str(port), "-U", DB_SUPERUSER, self.database],
+            capture_output=True, text=True, check=False,
+        )
+        if created.returncode != 0:
+            raise LocalStoreError(f"createdb {self.database} on port {port} failed: {created.stderr.strip()}")
+        return ServerRecord("postgres", port, pid, str(data_dir))
+
+    def _pg_ctl_start(self, data_dir: Path, port: int) -> int:
+        """pg_ctl start on an existing data dir; returns the postmaster's pid."""
+        bindir = find_postgres_bindir()
         log = data_dir.parent / "postgres.log"
         log.touch()
         user = _service_user()
         if user:
             shutil.chown(log, user)
+        # fsync stays off either way: a killed process does not lose the OS page cache.
+        commit = "on" if self.durable else "off"
         opts = (
             f"-p {port} -c listen_addresses=127.0.0.1 -k {data_dir} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "
+            f"-c synchronous_commit={commit} -c full_page_writes=off -c max_connections=300 "
             "-c shared_buffers=64MB"
         )
         out = self._run_as_service_user(
@@ -304,15 +369,7 @@ class LocalStores:
                 f"PostgreSQL on port {port} failed to start: {out.stderr.strip()[-400:]}\n"
                 + "\n".join(log.read_text(errors="replace").splitlines()[-10:])
             )
-        pid = int((data_dir / "postmaster.pid").read_text().split()[0])
-        created = subprocess.run(
-            [str(bindir.parent / "bin" / "createdb") if (bindir / "createdb").exists() else "createdb",
-             "-h", "127.0.0.1", "-p", str(port), "-U", DB_SUPERUSER, self.database],
-            capture_output=True, text=True, check=False,
-        )
-        if created.returncode != 0:
-            raise LocalStoreError(f"createdb {self.database} on port {port} failed: {created.stderr.strip()}")
-        return ServerRecord("postgres", port, pid, str(data_dir))
+        return int((data_dir / "postmaster.pid").read_text().split()[0])
 
     def _spawn(self, argv: list[str], log: Path) -> int:
         with open(log, "ab") as fh:
@@ -334,8 +391,8 @@ class LocalStores:
         data_dir.mkdir(parents=True, exist_ok=True)
         log = data_dir / "redis.log"
         argv = [_binary("redis-server", "redis-server"), "--port", str(port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", str(data_dir), "--daemonize", "no",
-                "--protected-mode", "no"]
+                "--save", "", "--dir", str(data_dir), "--daemonize", "no", "--protected-mode", "no",
+                *(["--appendonly", "yes", "--appendfsync", "always"] if self.durable else ["--appendonly", "no"])]
         pid = self._spawn(argv, log)
         _wait_for(lambda: port_open(port), 15, f"redis-server on port {port}", log)
         return ServerRecord("redis", port, pid, str(data_dir))
@@ -358,6 +415,21 @@ class LocalStores:
             _reap(srv.pid)
             stopped.append(f"{record.name}.{kind}")
         return stopped
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL a server and everything in its process group (every server here leads its own:
+    memcached and redis start in a new session, pg_ctl's postmaster calls setsid)."""
+    try:
+        group = os.getpgid(pid)
+        if group == os.getpgrp():  # never our own group: that would kill the caller too
+            os.kill(pid, signal.SIGKILL)
+        else:
+            os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        os.kill(pid, signal.SIGKILL)
 
 
 def _reap(pid: int) -> None:

@@ -10,6 +10,7 @@ from tapcompare.commands.legacy import legacy
 from tapcompare.commands.new_service import new
 from tapcompare.commands.proxy import proxy
 from tapcompare.commands.ramp import ramp
+from tapcompare.commands.replay import demo, replay
 from tapcompare.commands.report import report
 from tapcompare.commands.worker import worker
 from tapcompare.commands.stores import stores
@@ -31,6 +32,8 @@ main.add_command(legacy)
 main.add_command(new)
 main.add_command(proxy)
 main.add_command(ramp)
+main.add_command(replay)
+main.add_command(demo)
 main.add_command(report)
 main.add_command(worker)
 

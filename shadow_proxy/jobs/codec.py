@@ -49,6 +49,7 @@ class ComparisonJob:
     records: tuple[VerdictRecord, ...] = ()
     legacy_status: int = 0
     published_at: float = 0.0
+    legacy_at: float = 0.0                  # wall time the legacy's answer reached the proxy
 
 
 def job_id_for(request_id: str, endpoint: str, request: CapturedRequest, legacy: Observation) -> str:
@@ -95,7 +96,7 @@ def to_dict(job: ComparisonJob) -> dict[str, Any]:
         "legacy": _obs(job.legacy), "new": _obs(job.new), "request_time": job.request_time,
         "thing_id": job.thing_id, "form": job.form, "auth_user": job.auth_user,
         "records": [rec.to_dict() for rec in job.records], "legacy_status": job.legacy_status,
-        "published_at": job.published_at,
+        "published_at": job.published_at, "legacy_at": job.legacy_at,
     }
 
 
@@ -114,6 +115,7 @@ def from_dict(d: dict[str, Any]) -> ComparisonJob:
         thing_id=d.get("thing_id"), form=dict(d.get("form") or {}), auth_user=d.get("auth_user"),
         records=tuple(VerdictRecord.from_dict(x) for x in d.get("records") or ()),
         legacy_status=int(d.get("legacy_status") or 0), published_at=float(d.get("published_at") or 0.0),
+        legacy_at=float(d.get("legacy_at") or 0.0),
     )
 
 

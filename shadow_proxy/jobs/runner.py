@@ -107,7 +107,7 @@ class JobRunner:
         write = ShadowedWrite(
             endpoint=job.endpoint, request_id=job.request_id, entity=job.entity, link=job.link, form=dict(job.form),
             auth_user=job.auth_user, request_time=job.request_time, thing_id=job.thing_id,
-            legacy=job.legacy, new=job.new, response_verdict=record,
+            legacy=job.legacy, new=job.new, response_verdict=record, extra={"legacy_at": job.legacy_at},
         )
         try:
             async with asyncio.timeout(self._validate_timeout_s):

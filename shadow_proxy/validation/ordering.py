@@ -59,3 +59,17 @@ class OrderBook:
 
     def mark_applied(self, entity: str, request_id: str) -> None:
         self.history(entity).applied.add(request_id)
+
+    def forget(self, entity: str) -> None:
+        """The sister's copy was evicted: the next write starts a new history (after re-hydration)."""
+        self._entities.pop(entity, None)
+
+
+def version_gap(versions: list[int], upto: int | None) -> list[int]:
+    """Versions missing between the oldest event seen and `upto` (exclusive): writes the legacy
+    committed without publishing their event, which the shadow side can never have received."""
+    seen = sorted(v for v in versions if upto is None or v < upto)
+    if not seen:
+        return []
+    top = upto if upto is not None else seen[-1] + 1
+    return sorted(set(range(seen[0], top)) - set(seen))

@@ -10,15 +10,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import redis.asyncio as aioredis
 
 from legacy_adapter.readers import apply, decode_entry, read_projection
+from shadow_proxy.validation.sides import redis_client
 
 
 class ScratchProjections:
     def __init__(self, sister_redis_url: str, db_legacy: int = 14, db_new: int = 15) -> None:
         base = sister_redis_url.rsplit("/", 1)[0]
-        self._clients = (aioredis.from_url(f"{base}/{db_legacy}"), aioredis.from_url(f"{base}/{db_new}"))
+        self._clients = (redis_client(f"{base}/{db_legacy}"), redis_client(f"{base}/{db_new}"))
         self._lock = asyncio.Lock()
 
     async def close(self) -> None:

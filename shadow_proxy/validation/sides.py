@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 import asyncpg
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sister_stores.addresses import StoreAddresses
 from sister_stores.capture import CacheEntry, CdcEvent, PostgresState, capture_memcached, capture_postgres
@@ -30,11 +34,17 @@ class SideConnections:
     @classmethod
     async def open(cls, addresses: StoreAddresses, postgres_dsn: str, pool_size: int = 4) -> "SideConnections":
         pool = await asyncpg.create_pool(postgres_dsn, min_size=1, max_size=pool_size, command_timeout=5)
-        return cls(addresses, pool, aioredis.from_url(addresses.redis, socket_timeout=5))
+        return cls(addresses, pool, redis_client(addresses.redis))
 
     async def close(self) -> None:
         await self.pool.close()
         await self.redis.aclose()
+
+
+def redis_client(url: str) -> aioredis.Redis:
+    """A client that retries a dropped connection (a restarted server) before giving up."""
+    return aioredis.from_url(url, socket_timeout=5, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+                             retry_on_error=[RedisConnectionError, RedisTimeoutError])
 
 
 async def _events(client: aioredis.Redis, stream: str, scan: int) -> list[CdcEvent]:

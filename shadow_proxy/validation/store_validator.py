@@ -21,12 +21,16 @@ from diff_reports.write_scope import WriteScope, api_view, cache_view, postgres_
 from legacy_adapter.codec import r2_dumps
 from legacy_adapter.readers import load_comment, read_cache_value, render_obj
 from shadow_proxy.protocols import ShadowedWrite
-from shadow_proxy.validation.ordering import OrderBook
+from shadow_proxy.validation.ordering import OrderBook, version_gap
 from shadow_proxy.validation.projections import ScratchProjections
 from shadow_proxy.validation.sides import SideCapture, SideConnections, capture_side
 from sister_stores.addresses import StoreAddresses
 from sister_stores.capture import CdcEvent
 from sister_stores.databases import readonly_dsn
+from sister_stores.eviction import evict_comment, evict_link
+from telemetry.logs import get_logger
+
+log = get_logger("shadow_proxy.validation")
 
 Compare = Callable[..., VerdictRecord]
 
@@ -50,6 +54,21 @@ def _served(rendered: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if rendered is None else json.loads(r2_dumps(rendered))
 
 
+def _ttl_at_write(ttl: int | None, elapsed: float) -> int | None:
+    return ttl + round(elapsed) if ttl is not None and ttl > 0 else ttl
+
+
+def _log_behind(prod: SideCapture, mine: list[CdcEvent], entity: str) -> str | None:
+    """Why production's state is ahead of its published log for this comment, or None."""
+    if isinstance(prod.postgres, BaseException) or prod.postgres.version is None:
+        return None
+    published = max((v for e in mine if (v := _version(e)) is not None), default=0)
+    if prod.postgres.version > published:
+        return (f"production committed version {prod.postgres.version} of {entity} but its CDC log shows "
+                f"{published}: a write is between commit and publish (or was never published)")
+    return None
+
+
 def _version(event: CdcEvent) -> int | None:
     try:
         return int(event.fields["version"])
@@ -62,13 +81,14 @@ class StoreValidator:
 
     def __init__(self, production: StoreAddresses, sister: StoreAddresses, compare: Compare, *,
                  stream: str = "comments:cdc", tz_offset: int = -28800, readonly_role: str | None = "tapcompare_ro",
-                 scan: int = 2000) -> None:
+                 scan: int = 2000, settle_s: float = 2.0) -> None:
         self._addresses = (production, sister)
         self._compare = compare
         self._stream = stream
         self._tz = tz_offset
         self._role = readonly_role
         self._scan = scan
+        self._settle_s = settle_s  # how long to wait for the legacy's log to catch up with its commits
         self.order = OrderBook()
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._prod: SideConnections | None = None
@@ -93,6 +113,7 @@ class StoreValidator:
         status = (write.new.value or {}).get("status") if not write.new.raised else None
         if write.new.raised or not isinstance(status, int) or not 200 <= status < 300:
             reason = write.new.error or f"new service answered {status} to a write the legacy accepted"
+            await self._evict(write, "the rewrite missed this write")
             return [self._direct(p, VerdictKind.SHADOW_ERROR, write, reason) for p in paths]
         async with self._locks[write.entity]:
             try:
@@ -105,15 +126,37 @@ class StoreValidator:
         comment_id = _id36(write.entity)
         link_id = await self._link_id(write, comment_id)
         started = time.perf_counter()
-        prod, sis = await asyncio.gather(capture_side(self._prod, self._stream, comment_id, link_id, self._scan),
-                                         capture_side(self._sis, self._stream, comment_id, link_id, self._scan))
+        deadline = time.monotonic() + self._settle_s
+        delay = 0.01
+        while True:
+            captured_at = time.time()
+            prod, sis = await asyncio.gather(
+                capture_side(self._prod, self._stream, comment_id, link_id, self._scan),
+                capture_side(self._sis, self._stream, comment_id, link_id, self._scan))
+            if isinstance(prod.events, BaseException) or isinstance(prod.postgres, BaseException):
+                err = prod.events if isinstance(prod.events, BaseException) else prod.postgres
+                return [self._direct(p, VerdictKind.UNAVAILABLE, write, f"production capture failed: {err!r}")
+                        for p in paths]
+            mine = _events_of(prod.events, write.entity)
+            behind = _log_behind(prod, mine, write.entity)
+            if not behind or time.monotonic() >= deadline:
+                break
+            # The legacy commits, sets the cache, then publishes: poll until its log shows the commit.
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
         capture_s = time.perf_counter() - started
-        if isinstance(prod.events, BaseException) or isinstance(prod.postgres, BaseException):
-            err = prod.events if isinstance(prod.events, BaseException) else prod.postgres
-            return [self._direct(p, VerdictKind.UNAVAILABLE, write, f"production capture failed: {err!r}") for p in paths]
-        mine = _events_of(prod.events, write.entity)
+        if behind:
+            await self._evict(write, behind)
+            return [self._direct(p, VerdictKind.RACED, write, behind) for p in paths]
         own = next((e for e in mine if e.fields.get("request_id") == write.request_id), None)
         own_v = _version(own) if own else None
+        first = self.order.history(write.entity).first_version
+        gap = version_gap([v for e in mine if (v := _version(e)) is not None and (first is None or v >= first)], own_v)
+        if gap and first is not None:
+            reason = (f"production versions {gap[:5]} of {write.entity} have no CDC event (committed without "
+                      "publishing): the sister cannot hold them, so it is re-hydrated on the next write")
+            await self._evict(write, reason)
+            return [self._direct(p, VerdictKind.RACED, write, reason) for p in paths]
         before = [(_version(e) or 0, e.fields.get("request_id", "")) for e in mine
                   if own_v is None or (_version(e) or 0) < own_v]
         race = self.order.race_reason(write.entity, own_v, before) or self._link_race(write, prod.events, own)
@@ -124,7 +167,8 @@ class StoreValidator:
         account_id = await self._account_id(write.auth_user)
         scope = scope_for(write.endpoint, own_changes if isinstance(own_changes, dict) else {}, later,
                           account_id=account_id, link_quiet=self._link_quiet(write, prod.events, own))
-        timings = {"capture_s": capture_s}
+        timings = {"capture_s": capture_s, "captured_at": captured_at,
+                   "legacy_at": float(write.extra.get("legacy_at") or captured_at)}
         out: list[VerdictRecord] = []
         for path in paths:
             store_capture = {"postgres": "postgres", "memcached": "cache", "redis_cdc": "events"}[path.store]
@@ -146,9 +190,16 @@ class StoreValidator:
             return self._pair(path, write, *views)
         if path.store == "postgres":
             return await self._legacy_read_rows(path, write, scope)
+        if path.store == "memcached" and own is None and not sis.cache.present:
+            return self._direct(path, VerdictKind.SKIPPED, write,
+                                "the sister's cache entry is gone (evicted or restarted) and this write changed nothing")
         if path.store == "memcached" and path.check == "parity":
-            views = [cache_view(decode_cache_entry(c.cache.present, c.cache.value, c.cache.flags, c.cache.ttl), scope)
-                     for c in (prod, sis)]
+            # TTLs as of each side's write: the legacy wrote when its answer reached the proxy, the
+            # rewrite just before this capture; a TTL counts down in between.
+            lag = max(0.0, timings["captured_at"] - timings["legacy_at"])
+            views = [cache_view(decode_cache_entry(c.cache.present, c.cache.value, c.cache.flags,
+                                                   _ttl_at_write(c.cache.ttl, extra)), scope)
+                     for c, extra in ((prod, lag), (sis, 0.0))]
             return self._pair(path, write, *views)
         if path.store == "memcached":
             return await self._legacy_read_cache(path, write, scope, prod, sis)
@@ -206,6 +257,21 @@ class StoreValidator:
         return self._pair(path, write, legacy, new)
 
     # -- helpers -------------------------------------------------------------------------------
+    async def _evict(self, write: ShadowedWrite, why: str) -> None:
+        """Forget the entity (and for a create, its link) in the sister, so the next write re-hydrates
+        it from production: a copy that missed a write would otherwise mismatch for ever."""
+        assert self._sis
+        try:
+            comment_id = _id36(write.entity)
+            await evict_comment(self._sis.pool, self._sis.addresses.memcached_host_port, comment_id)
+            self.order.forget(write.entity)
+            if write.endpoint == "create" and write.link.startswith("t3_"):
+                await evict_link(self._sis.pool, _id36(write.link))
+                self.order.forget(f"link:{write.link}")
+            log.info("sister_entity_evicted", entity=write.entity, endpoint=write.endpoint, why=why)
+        except Exception as exc:  # the verdicts already say what happened; the next write shows the rest
+            log.warning("sister_eviction_failed", entity=write.entity, error=repr(exc))
+
     def _sister_event(self, write: ShadowedWrite, events: list[CdcEvent], own: CdcEvent | None) -> CdcEvent | None:
         mine = _events_of(events, write.entity)
         match = next((e for e in mine if e.fields.get("request_id") == write.request_id), None)

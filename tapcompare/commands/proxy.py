@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from aiohttp import web
 
+from shadow_proxy.app import RUNNER_OPTIONS
 from shadow_proxy.wiring import WiringError, build_app
 from tapcompare.context import settings_from_click
 from telemetry.logs import configure_logging
@@ -29,4 +30,4 @@ def serve(ctx: click.Context, host: str | None, port: int | None, log_level: str
     except (WiringError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
     web.run_app(app, host=host or settings.proxy.host, port=port or settings.proxy.port,
-                access_log=None, print=lambda msg: click.echo(msg, err=True))
+                access_log=None, print=lambda msg: click.echo(msg, err=True), handler_args=RUNNER_OPTIONS)

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from config import ProxySettings
 from diff_reports.types import Observation, VerdictKind, VerdictRecord
-from shadow_proxy.app import PROXY, ProxyRuntime, create_app
+from shadow_proxy.app import PROXY, ProxyRuntime, create_app, runner_options
 from shadow_proxy.sinks import InMemorySink
 from tests.proxy.standins import TAP_SECRET, BackendState, make_backend
 
@@ -35,7 +35,7 @@ class EqualityComparator:
 
 
 async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    runner = web.AppRunner(app, shutdown_timeout=0.5, **runner_options(app))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

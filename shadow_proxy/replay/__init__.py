@@ -1,0 +1,1 @@
+"""Replay a dataset end to end through the real stack (stores, legacy, rewrite, proxy, validator)."""

@@ -1,0 +1,77 @@
+"""The replay's VerdictSink: every verdict to the results store (ResultsWriter) and counted in memory.
+
+In memory it keeps counts per (path, verdict), the verdicts seen per request id (the driver
+waits on them), and the mismatch/shadow_error groups by fingerprint with a few examples each,
+which is what the gate and the summary need without a round trip to the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+
+from diff_reports.grouping import REVIEW_VERDICTS, Signature, signature
+from diff_reports.results.writer import ResultsWriter
+from diff_reports.types import VerdictKind, VerdictRecord
+
+EXAMPLES_PER_GROUP = 3
+
+
+@dataclass
+class Group:
+    signature: Signature
+    count: int = 0
+    examples: list[VerdictRecord] = field(default_factory=list)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.signature.fingerprint
+
+
+class CountingSink:
+    def __init__(self, writer: ResultsWriter | None = None) -> None:
+        self.writer = writer
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.per_request: Counter[str] = Counter()
+        self.groups: dict[str, Group] = {}
+        self.total = 0
+        self._changed = asyncio.Condition()
+
+    async def record(self, record: VerdictRecord) -> None:
+        verdict = VerdictKind(record.verdict).value
+        self.counts[(record.path, verdict)] += 1
+        self.total += 1
+        if record.request_id:
+            self.per_request[record.request_id] += 1
+        if verdict in REVIEW_VERDICTS:
+            sig = signature(record)
+            if sig is not None:
+                group = self.groups.setdefault(sig.fingerprint, Group(sig))
+                group.count += 1
+                if len(group.examples) < EXAMPLES_PER_GROUP:
+                    group.examples.append(record)
+        if self.writer is not None:
+            self.writer.submit(record)
+        async with self._changed:
+            self._changed.notify_all()
+
+    def count(self, path: str | None = None, verdict: str | None = None) -> int:
+        return sum(n for (p, v), n in self.counts.items()
+                   if (path is None or p == path) and (verdict is None or v == verdict))
+
+    def by_path(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for (path, verdict), n in sorted(self.counts.items()):
+            out.setdefault(path, {})[verdict] = n
+        return out
+
+    async def wait_request(self, request_id: str, expected: int, timeout: float) -> bool:
+        """Wait until `expected` verdicts for `request_id` arrived; False on timeout."""
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._changed:
+                    await self._changed.wait_for(lambda: self.per_request[request_id] >= expected)
+            return True
+        except TimeoutError:
+            return False

@@ -1,0 +1,80 @@
+"""The replay's console summary: verdicts per path, the failing groups with an example, the gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from diff_reports.types import ALL_WRITE_PATHS, READ_ENDPOINTS, VerdictKind, read_response_path, write_response_path
+from shadow_proxy.replay.run import ReplayResult
+
+VERDICTS = [v.value for v in VerdictKind]
+ALL_PATHS = ([read_response_path(e) for e in READ_ENDPOINTS]
+             + [write_response_path(e) for e in ("create", "update", "increment")]
+             + [p.name for p in ALL_WRITE_PATHS])
+
+
+def verdict_table(counts: dict[str, dict[str, int]]) -> Table:
+    table = Table(title="verdicts per path", show_footer=True)
+    table.add_column("path", footer="total")
+    totals = {v: sum(c.get(v, 0) for c in counts.values()) for v in VERDICTS}
+    for v in VERDICTS:
+        table.add_column(v, justify="right", footer=str(totals[v]))
+    for path in ALL_PATHS + sorted(set(counts) - set(ALL_PATHS)):
+        row = counts.get(path, {})
+        cells = []
+        for v in VERDICTS:
+            n = row.get(v, 0)
+            style = "red" if n and v in ("mismatch", "shadow_error") else ("yellow" if n and v == "unavailable" else "")
+            cells.append(f"[{style}]{n}[/{style}]" if style else str(n))
+        name = path if row else f"[red]{path} (no verdict)[/red]"
+        table.add_row(name, *cells)
+    return table
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def print_summary(result: ReplayResult, console: Console) -> None:
+    drive, seed = result.drive, result.seed
+    console.print(f"dataset {result.dataset.path}: {len(result.dataset.requests)} requests {result.dataset.ops()}")
+    if seed is not None:
+        console.print(f"seeded (production and sister alike): {seed.links} links, {seed.comments} comments, "
+                      f"{seed.accounts} accounts")
+    statuses = ", ".join(f"{op} {status}: {n}" for (op, status), n in sorted(drive.statuses.items()))
+    console.print(f"sent {drive.sent} requests in {drive.seconds:.1f}s ({drive.sent / max(drive.seconds, 1e-6):.0f}/s); "
+                  f"legacy statuses: {statuses}")
+    console.print(verdict_table(result.counts))
+    counts = result.counts
+    writes = sum(1 for p in ALL_WRITE_PATHS if counts.get(p.name))
+    reads = sum(1 for e in READ_ENDPOINTS if counts.get(read_response_path(e)))
+    style = "green" if (writes, reads) == (len(ALL_WRITE_PATHS), len(READ_ENDPOINTS)) else "red"
+    console.print(f"[{style}]coverage: {writes}/{len(ALL_WRITE_PATHS)} write validation paths, "
+                  f"{reads}/{len(READ_ENDPOINTS)} read endpoints[/{style}]; {sum(sum(c.values()) for c in counts.values())} "
+                  f"verdicts for {result.drive.expected_verdicts} expected")
+    for fp, group in sorted(result.stack.sink.groups.items(), key=lambda kv: -kv[1].count):
+        ex = group.examples[0]
+        console.print(f"[red]group {fp}[/red] {group.signature.path} {group.signature.verdict} x{group.count}: "
+                      f"{group.signature.title}")
+        console.print(f"  e.g. request {ex.request_id} entity {ex.entity}: {ex.reason or ''}")
+        for d in ex.differences[:8]:
+            console.print(f"    {d.kind} {d.path}: legacy={_short(d.legacy)} new={_short(d.new)}")
+    for reason in result.incomplete:
+        console.print(f"[red]incomplete:[/red] {reason}")
+    for fmt, path in result.reports.items():
+        console.print(f"report ({fmt}): {path}")
+    t = result.timings
+    console.print(f"timings: prepare+seed {t.get('prepare_and_seed_s', 0):.1f}s, drive {t.get('drive_s', 0):.1f}s, "
+                  f"settle {t.get('settle_s', 0):.1f}s, total {t.get('total_s', 0):.1f}s")
+    gate = result.gate
+    if gate.passed:
+        console.print(f"[green]gate --fail-on {gate.policy}: pass[/green]"
+                      + (f" ({len(gate.known_groups)} baseline group(s) seen)" if gate.known_groups else ""))
+    else:
+        console.print(f"[red]gate --fail-on {gate.policy}: FAIL[/red] (exit {gate.exit_code})")
+        for reason in gate.reasons:
+            console.print(f"  {reason}")

@@ -1,0 +1,145 @@
+"""`tapcompare replay DATASET` (CI's gate) and `tapcompare demo` (the whole thing on bundled threads).
+
+Register in tapcompare/cli.py with `main.add_command(replay)` and `main.add_command(demo)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from config import Settings
+from diff_reports.ui.app import create_app as ui_app
+from shadow_proxy.datasets.build import BuildOptions, build_dataset
+from shadow_proxy.datasets.format import DatasetError, write_dataset
+from shadow_proxy.replay.gate import POLICIES, BaselineError
+from shadow_proxy.replay.run import ReplayOptions, ReplayResult, run_replay
+from shadow_proxy.replay.stack import serve
+from shadow_proxy.replay.stores import DEFAULT_STORES_DIR, ReplayStores, ReplayStoresError, open_stores
+from shadow_proxy.replay.summary import print_summary
+from sister_stores.guard import SameStoreError
+from sister_stores.local_servers import LocalStoreError
+from tapcompare.commands.dataset import default_threads_dir
+from tapcompare.context import settings_from_click
+from telemetry.logs import configure_logging
+
+console = Console(width=None if sys.stdout.isatty() else 140)
+DEMO_DIR = Path(".tapcompare/demo")
+DEMO_MAX_COMMENTS = 20  # per thread: keeps the demo to about two minutes on 2 cores
+
+
+def _replay(settings: Settings, options: ReplayOptions, stores_dir: str, keep_stores: bool) -> ReplayResult:
+    try:
+        stores = open_stores(settings, stores_dir)
+    except (LocalStoreError, SameStoreError) as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        return asyncio.run(run_replay(settings, stores, options, console=console))
+    except (DatasetError, BaselineError, ReplayStoresError) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        if not keep_stores:
+            stores.down()
+
+
+@click.command()
+@click.argument("dataset_path", metavar="DATASET", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--rate", type=click.FloatRange(min=0.1), default=None, help="Requests per second (default: as fast as it goes).")
+@click.option("--concurrency", type=click.IntRange(1, 1000), default=8, show_default=True,
+              help="Requests in flight at most (each thread's requests stay in order).")
+@click.option("--fail-on", type=click.Choice(POLICIES), default="new-groups", show_default=True,
+              help="new-groups: a mismatch/shadow_error group not in --baseline fails; any: any such verdict fails.")
+@click.option("--baseline", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="JSON list of accepted group fingerprints.")
+@click.option("--write-baseline", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write this run's mismatch/shadow_error group fingerprints here.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("replay-out"), show_default=True,
+              help="Directory for report.html, report.json, report.md and junit.xml.")
+@click.option("--fresh/--no-fresh", default=True, show_default=True,
+              help="Recreate databases, caches and results first (--no-fresh reuses kept stores; seeds what is missing).")
+@click.option("--lockstep/--overlap", default=True, show_default=True,
+              help="Wait for a request's verdicts before its thread's next request (--overlap: primaries only).")
+@click.option("--stores-dir", default=DEFAULT_STORES_DIR, show_default=True, help="Where the local servers live.")
+@click.option("--keep-stores", is_flag=True, help="Leave the local servers running (stop: TAPCOMPARE_STORES__LOCAL_DIR=<dir> tapcompare stores down).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.pass_context
+def replay(ctx: click.Context, dataset_path: Path, rate: float | None, concurrency: int, fail_on: str,
+           baseline: Path | None, write_baseline: Path | None, out: Path, fresh: bool, lockstep: bool,
+           stores_dir: str, keep_stores: bool, no_progress: bool) -> None:
+    """Replay DATASET through legacy, proxy and rewrite; write the report; exit by the gate.
+
+    Exit codes: 0 pass, 1 the gate failed, 3 the run is incomplete (verdicts missing or dropped)."""
+    settings = settings_from_click(ctx)
+    configure_logging("WARNING", json=False)
+    options = ReplayOptions(dataset_path, rate, concurrency, fail_on, baseline, write_baseline, out, fresh, lockstep,
+                            progress=not no_progress)
+    result = _replay(settings, options, stores_dir, keep_stores)
+    print_summary(result, console)
+    ctx.exit(result.gate.exit_code)
+
+
+def build_demo_dataset(max_comments: int | None, seed: int = 7) -> tuple[Path, dict]:
+    threads = default_threads_dir()
+    if not threads.is_dir():
+        raise click.ClickException(f"bundled threads not found at {threads}; set TAPCOMPARE_THREADS_DIR")
+    records = build_dataset(threads, BuildOptions(seed=seed, max_comments_per_thread=max_comments))
+    path = DEMO_DIR / "dataset.jsonl"
+    write_dataset(path, records)
+    header = dict(records[0])
+    header["comments_used"] = sum(1 for r in records if r["kind"] == "comment" or r.get("op") == "create")
+    header["comments_available"] = sum(sum(1 for line in f.open(encoding="utf-8") if line.strip())
+                                       for f in threads.glob("*.ndjson"))
+    return path, header
+
+
+async def _serve_ui(stores: ReplayStores, settings: Settings) -> None:
+    rs = settings.reports
+    app = ui_app(None, rs.token, dsn=stores.results_dsn)
+    try:
+        runner, url = await serve(app, rs.host, rs.port)
+    except OSError:
+        runner, url = await serve(app, rs.host, 0)  # the configured port is taken: any free one
+    console.print(f"[bold]report UI:[/bold] {url}/  (token: {rs.token}) - Ctrl-C to stop")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+@click.command()
+@click.option("--no-serve", is_flag=True, help="Exit after the replay instead of serving the report UI.")
+@click.option("--max-comments-per-thread", type=click.IntRange(1), default=DEMO_MAX_COMMENTS, show_default=True,
+              help="Trim each bundled thread to its first N comments (1000: the whole threads, much slower).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEMO_DIR / "report", show_default=True)
+@click.pass_context
+def demo(ctx: click.Context, no_serve: bool, max_comments_per_thread: int, out: Path) -> None:
+    """Local stores, legacy, rewrite and proxy; a dataset from the bundled real threads, replayed; the report UI."""
+    started = time.perf_counter()
+    settings = settings_from_click(ctx)
+    configure_logging("WARNING", json=False)
+    path, header = build_demo_dataset(max_comments_per_thread)
+    console.print(f"dataset {path}: {len(header['threads'])} real threads, each trimmed to its first "
+                  f"{max_comments_per_thread} comments ({header['comments_used']} of the "
+                  f"{header['comments_available']} bundled comments; --max-comments-per-thread to change); "
+                  f"requests {header['requests']}")
+    options = ReplayOptions(path, concurrency=8, fail_on="none", out=out)
+    try:
+        stores = open_stores(settings, DEFAULT_STORES_DIR)
+    except (LocalStoreError, SameStoreError) as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        result = asyncio.run(run_replay(settings, stores, options, console=console))
+        print_summary(result, console)
+        console.print(f"[bold]demo took {time.perf_counter() - started:.1f}s[/bold]")
+        if not no_serve:
+            try:
+                asyncio.run(_serve_ui(stores, settings))
+            except KeyboardInterrupt:
+                pass
+    finally:
+        stores.down()
