@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
 from telemetry.http import mount_observability, request_id_middleware
-from telemetry.logs import get_logger
+from telemetry.logs import configure_logging, get_logger
 
 
 async def test_health_metrics_and_request_id(capsys) -> None:
@@ -23,15 +23,17 @@ async def test_health_metrics_and_request_id(capsys) -> None:
         return web.Response(text="hi")
 
     app.router.add_get("/hello", hello)
-    structlog.configure(processors=[structlog.contextvars.merge_contextvars, structlog.processors.JSONRenderer()],
-                        logger_factory=structlog.PrintLoggerFactory(), cache_logger_on_first_use=False)
-    async with TestClient(TestServer(app)) as client:
-        resp = await client.get("/hello", headers={"X-Request-Id": "req-123"})
-        assert resp.status == 200
-        health = await client.get("/health")
-        assert (await health.json())["status"] == "ok"
-        metrics = await (await client.get("/metrics")).text()
+    configure_logging("INFO")  # the real set-up: JSON lines on stderr (whatever other tests configured)
+    try:
+        async with TestClient(TestServer(app)) as client:
+            resp = await client.get("/hello", headers={"X-Request-Id": "req-123"})
+            assert resp.status == 200
+            health = await client.get("/health")
+            assert (await health.json())["status"] == "ok"
+            metrics = await (await client.get("/metrics")).text()
+    finally:
+        structlog.reset_defaults()
     assert 'probe_request_seconds_bucket{le="5e-05",route="/hello",status="200"} ' in metrics or \
         'probe_request_seconds_bucket{le="5e-05",route="/hello",status="200"}' in metrics.replace(" 0.0", "")
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     assert {"event": "hello", "request_id": "req-123"}.items() <= lines[0].items()

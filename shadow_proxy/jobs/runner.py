@@ -89,6 +89,11 @@ class JobRunner:
 
     async def _read(self, job: ComparisonJob, emit: Emit) -> None:
         assert job.new is not None
+        if job.legacy_status >= 500:
+            # The legacy itself failed (its own store down): there is no reference answer to judge by.
+            await emit(job.endpoint, VerdictRecord(job.path, VerdictKind.SKIPPED, job.entity, job.request_id,
+                                                   reason=f"the legacy itself failed ({job.legacy_status})"))
+            return
         record = await self.compare(job.path, job.legacy, job.new, entity=job.entity, request_id=job.request_id)
         if record is None:
             return

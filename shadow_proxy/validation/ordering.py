@@ -35,27 +35,28 @@ class OrderBook:
             self._entities.popitem(last=False)
         return hist
 
+    def missing(self, entity: str, own_version: Any, before: list[tuple[Any, str]]) -> list[tuple[Any, str]]:
+        """Production writes (position, request id) before this one that the shadow has not applied."""
+        hist = self.history(entity)
+        if hist.first_version is None:
+            if own_version is not None:
+                hist.first_version = own_version
+            return []
+        return [(v, rid) for v, rid in before if v >= hist.first_version and rid not in hist.applied]
+
     def race_reason(self, entity: str, own_version: Any, before: list[tuple[Any, str]]) -> str | None:
         """Why this write cannot be compared, or None. `before`: production (position, request id)
-        of this entity's events older than the write's own event."""
-        hist = self.history(entity)
+        of this entity's events older than the write's own event (all of them, for a write with no
+        event of its own: a vote that changed nothing is comparable only once nothing is pending)."""
+        missing = self.missing(entity, own_version, before)
+        if not missing:
+            return None
+        names = ", ".join(rid or f"v{v}" for v, rid in missing[:3])
         if own_version is None:
-            # A write with no event of its own (a vote that changed nothing) has no place in the
-            # legacy's history: comparable only once every write production shows is applied here.
-            missing = [rid or f"v{v}" for v, rid in before
-                       if hist.first_version is not None and v >= hist.first_version and rid not in hist.applied]
-            if missing:
-                return (f"a write that changed nothing, while production holds {len(missing)} write(s) to "
-                        f"{entity} the shadow side has not applied yet ({', '.join(missing[:3])})")
-            return None
-        if hist.first_version is None:
-            hist.first_version = own_version
-            return None
-        missing = [rid or f"v{v}" for v, rid in before if v >= hist.first_version and rid not in hist.applied]
-        if missing:
-            return (f"production applied {len(missing)} earlier write(s) to {entity} that the shadow side "
-                    f"has not applied yet ({', '.join(missing[:3])}): the sides hold different histories")
-        return None
+            return (f"a write that changed nothing, while production holds {len(missing)} write(s) to "
+                    f"{entity} the shadow side has not applied yet ({names})")
+        return (f"production applied {len(missing)} earlier write(s) to {entity} that the shadow side "
+                f"has not applied yet ({names}): the sides hold different histories")
 
     def mark_applied(self, entity: str, request_id: str) -> None:
         self.history(entity).applied.add(request_id)

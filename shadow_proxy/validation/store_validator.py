@@ -81,7 +81,7 @@ class StoreValidator:
 
     def __init__(self, production: StoreAddresses, sister: StoreAddresses, compare: Compare, *,
                  stream: str = "comments:cdc", tz_offset: int = -28800, readonly_role: str | None = "tapcompare_ro",
-                 scan: int = 2000, settle_s: float = 2.0) -> None:
+                 scan: int = 2000, settle_s: float = 2.0, lost_after_s: float = 30.0) -> None:
         self._addresses = (production, sister)
         self._compare = compare
         self._stream = stream
@@ -89,6 +89,7 @@ class StoreValidator:
         self._role = readonly_role
         self._scan = scan
         self._settle_s = settle_s  # how long to wait for the legacy's log to catch up with its commits
+        self._lost_after_s = lost_after_s  # a pending earlier write older than this was lost, not in flight
         self.order = OrderBook()
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._prod: SideConnections | None = None
@@ -161,6 +162,8 @@ class StoreValidator:
                   if own_v is None or (_version(e) or 0) < own_v]
         race = self.order.race_reason(write.entity, own_v, before) or self._link_race(write, prod.events, own)
         if race:
+            if self._lost(write, mine, prod.events, own):
+                await self._evict(write, race)  # a write that never arrived: re-hydrate, start afresh
             return [self._direct(p, VerdictKind.RACED, write, race) for p in paths]
         later = [decode_cdc_fields(e.fields).get("changes", {}) for e in mine if own_v and (_version(e) or 0) > own_v]
         own_changes = decode_cdc_fields(own.fields).get("changes", {}) if own else {}
@@ -287,6 +290,22 @@ class StoreValidator:
                   if e.fields.get("type") == "comment_created" and e.fields.get("link") == link
                   and _stream_pos(e.stream_id) < _stream_pos(own.stream_id)]
         return self.order.race_reason(f"link:{link}", _stream_pos(own.stream_id), before)
+
+    def _lost(self, write: ShadowedWrite, mine: list[CdcEvent], events: list[CdcEvent], own: CdcEvent | None) -> bool:
+        """Whether a pending earlier write is older than `lost_after_s` (by its stream time): the
+        shadow would have applied it by now, so it was lost (dropped, refused, failed), not in flight."""
+        now_ms = _stream_pos(own.stream_id)[0] if own else int(time.time() * 1000)
+        horizon = now_ms - int(self._lost_after_s * 1000)
+        applied = self.order.history(write.entity).applied
+        first = self.order.history(write.entity).first_version or 0
+        stale = [e for e in mine if e is not own and (_version(e) or 0) >= first
+                 and e.fields.get("request_id") not in applied and _stream_pos(e.stream_id)[0] < horizon]
+        if write.endpoint == "create" and own is not None:
+            link_applied = self.order.history(f"link:{own.fields.get('link')}").applied
+            stale += [e for e in events if e.fields.get("type") == "comment_created" and e is not own
+                      and e.fields.get("link") == own.fields.get("link")
+                      and e.fields.get("request_id") not in link_applied and _stream_pos(e.stream_id)[0] < horizon]
+        return bool(stale)
 
     def _link_quiet(self, write: ShadowedWrite, events: list[CdcEvent], own: CdcEvent | None) -> bool:
         if write.endpoint != "create" or own is None:
