@@ -12,27 +12,31 @@ commands run through `runuser`; memcached gets `-u` likewise.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
-import pwd
 import shutil
 import signal
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sister_stores.addresses import StoreAddresses
+from sister_stores.processes import (
+    LocalStoreError,
+    find_postgres_bindir,
+    free_ports,
+    kill_group,
+    pid_alive,
+    port_open,
+    reap,
+    server_binary,
+    service_user,
+    wait_for,
+)
 
 SET_NAMES = ("production", "sister")
 DB_SUPERUSER = "tapcompare"
-
-
-class LocalStoreError(RuntimeError):
-    """A local server could not be found, started or stopped; the message says which and why."""
 
 
 @dataclass
@@ -43,7 +47,7 @@ class ServerRecord:
     data_dir: str
 
     def alive(self) -> bool:
-        return _pid_alive(self.pid)
+        return pid_alive(self.pid)
 
 
 @dataclass
@@ -59,90 +63,6 @@ class SetRecord:
             memcached=f"127.0.0.1:{mc.port}",
             redis=f"redis://127.0.0.1:{rd.port}/0",
         )
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child counts as gone
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex((host, port)) == 0
-
-
-def _free_ports(count: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            socks.append(sock)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for sock in socks:
-            sock.close()
-
-
-def _wait_for(predicate, timeout: float, what: str, log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    delay = 0.01
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(delay)  # polling a condition with a deadline, not papering over a race
-        delay = min(delay * 2, 0.2)
-    tail = ""
-    if log and log.exists():
-        tail = "\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-    raise LocalStoreError(f"{what} did not become ready within {timeout:.0f}s{tail}")
-
-
-def find_postgres_bindir() -> Path:
-    """Where Debian keeps initdb/pg_ctl/postgres: pg_config --bindir, else /usr/lib/postgresql/*/bin."""
-    candidates = []
-    if shutil.which("pg_config"):
-        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=False)
-        if out.returncode == 0:
-            candidates.append(Path(out.stdout.strip()))
-    candidates += [Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)]
-    for cand in candidates:
-        if (cand / "pg_ctl").exists() and (cand / "initdb").exists() and (cand / "postgres").exists():
-            return cand
-    raise LocalStoreError(
-        "PostgreSQL server binaries not found (looked at pg_config --bindir and /usr/lib/postgresql/*/bin); "
-        "install the Debian package 'postgresql' (make test does this) or point the sets at existing servers"
-    )
-
-
-def _binary(name: str, package: str) -> str:
-    path = shutil.which(name) or (f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None)
-    if not path:
-        raise LocalStoreError(f"'{name}' not found on PATH; install the Debian package '{package}'")
-    return path
-
-
-def _service_user() -> str | None:
-    """The unprivileged user servers run as when we are root (None when we are not root)."""
-    if os.geteuid() != 0:
-        return None
-    for name in ("postgres", "nobody"):
-        try:
-            pwd.getpwnam(name)
-            return name
-        except KeyError:
-            continue
-    raise LocalStoreError("running as root but found neither a 'postgres' nor a 'nobody' user to run servers as")
 
 
 class LocalStores:
@@ -241,11 +161,11 @@ class LocalStores:
         too), no shutdown of any kind. Returns when neither process nor port is left."""
         sets, srv = self._server(set_name, kind)
         if kill:
-            _kill_group(srv.pid)
+            kill_group(srv.pid)
         else:
             self._stop_set(SetRecord(set_name, sets[set_name].database, {kind: srv}))
-        _wait_for(lambda: not srv.alive() and not port_open(srv.port), 20, f"{set_name}.{kind} stop")
-        _reap(srv.pid)
+        wait_for(lambda: not srv.alive() and not port_open(srv.port), 20, f"{set_name}.{kind} stop")
+        reap(srv.pid)
         return srv
 
     def start_one(self, set_name: str, kind: str) -> ServerRecord:
@@ -279,7 +199,7 @@ class LocalStores:
         if set_dir.exists():
             shutil.rmtree(set_dir)
         set_dir.mkdir(parents=True)
-        pg_port, mc_port, rd_port = _free_ports(3)
+        pg_port, mc_port, rd_port = free_ports(3)
         record = SetRecord(name, self.database)
         try:
             record.servers["postgres"] = self._start_postgres(self._pg_base() / name / "pg", pg_port)
@@ -291,7 +211,7 @@ class LocalStores:
         return record
 
     def _run_as_service_user(self, argv: list[str], **kw) -> subprocess.CompletedProcess:
-        user = _service_user()
+        user = service_user()
         if user:
             argv = ["runuser", "-u", user, "--", *argv]
         return subprocess.run(argv, capture_output=True, text=True, **kw)
@@ -299,7 +219,7 @@ class LocalStores:
     def _pg_base(self) -> Path:
         """Where PostgreSQL data lives: under root when the service user can reach it, else (a
         root-only tree such as pytest's tmp dirs or /root) a private folder under /var/tmp."""
-        user = _service_user()
+        user = service_user()
         if user is None:
             return self.root
         probe = subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(self.root)], check=False)
@@ -317,7 +237,7 @@ class LocalStores:
         if (template / "PG_VERSION").exists():
             return template
         template.mkdir(parents=True, exist_ok=True)
-        user = _service_user()
+        user = service_user()
         if user:
             shutil.chown(template, user)
         out = self._run_as_service_user([
@@ -351,7 +271,7 @@ class LocalStores:
         bindir = find_postgres_bindir()
         log = data_dir.parent / "postgres.log"
         log.touch()
-        user = _service_user()
+        user = service_user()
         if user:
             shutil.chown(log, user)
         # fsync stays off either way: a killed process does not lose the OS page cache.
@@ -378,23 +298,23 @@ class LocalStores:
         return proc.pid
 
     def _start_memcached(self, set_dir: Path, port: int) -> ServerRecord:
-        argv = [_binary("memcached", "memcached"), "-p", str(port), "-l", "127.0.0.1", "-U", "0", "-m", "128", "-c", "4096"]
-        user = _service_user()
+        argv = [server_binary("memcached", "memcached"), "-p", str(port), "-l", "127.0.0.1", "-U", "0", "-m", "128", "-c", "4096"]
+        user = service_user()
         if user:
             argv += ["-u", user]
         log = set_dir / "memcached.log"
         pid = self._spawn(argv, log)
-        _wait_for(lambda: port_open(port), 15, f"memcached on port {port}", log)
+        wait_for(lambda: port_open(port), 15, f"memcached on port {port}", log)
         return ServerRecord("memcached", port, pid, str(set_dir))
 
     def _start_redis(self, data_dir: Path, port: int) -> ServerRecord:
         data_dir.mkdir(parents=True, exist_ok=True)
         log = data_dir / "redis.log"
-        argv = [_binary("redis-server", "redis-server"), "--port", str(port), "--bind", "127.0.0.1",
+        argv = [server_binary("redis-server", "redis-server"), "--port", str(port), "--bind", "127.0.0.1",
                 "--save", "", "--dir", str(data_dir), "--daemonize", "no", "--protected-mode", "no",
                 *(["--appendonly", "yes", "--appendfsync", "always"] if self.durable else ["--appendonly", "no"])]
         pid = self._spawn(argv, log)
-        _wait_for(lambda: port_open(port), 15, f"redis-server on port {port}", log)
+        wait_for(lambda: port_open(port), 15, f"redis-server on port {port}", log)
         return ServerRecord("redis", port, pid, str(data_dir))
 
     def _stop_set(self, record: SetRecord) -> list[str]:
@@ -407,34 +327,11 @@ class LocalStores:
             elif srv.alive():
                 os.kill(srv.pid, signal.SIGTERM)
             try:
-                _wait_for(lambda s=srv: not s.alive() and not port_open(s.port), 20, f"{record.name}.{kind} stop")
+                wait_for(lambda s=srv: not s.alive() and not port_open(s.port), 20, f"{record.name}.{kind} stop")
             except LocalStoreError:
                 if srv.alive():
                     os.kill(srv.pid, signal.SIGKILL)
-                _wait_for(lambda s=srv: not s.alive(), 5, f"{record.name}.{kind} kill")
-            _reap(srv.pid)
+                wait_for(lambda s=srv: not s.alive(), 5, f"{record.name}.{kind} kill")
+            reap(srv.pid)
             stopped.append(f"{record.name}.{kind}")
         return stopped
-
-
-def _kill_group(pid: int) -> None:
-    """SIGKILL a server and everything in its process group (every server here leads its own:
-    memcached and redis start in a new session, pg_ctl's postmaster calls setsid)."""
-    try:
-        group = os.getpgid(pid)
-        if group == os.getpgrp():  # never our own group: that would kill the caller too
-            os.kill(pid, signal.SIGKILL)
-        else:
-            os.killpg(group, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    except PermissionError:
-        os.kill(pid, signal.SIGKILL)
-
-
-def _reap(pid: int) -> None:
-    """Collect our own exited children so they do not linger as zombies."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sister_stores.local_servers import _pid_alive, port_open
+from sister_stores.processes import pid_alive, port_open
 
 
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
@@ -39,6 +39,6 @@ def test_up_status_down_leaves_no_process_or_port(tmp_path: Path) -> None:
     assert down.returncode == 0, down.stderr
     assert "stopped 6 servers" in down.stdout
     for info in servers:
-        assert not _pid_alive(info["pid"]), f"pid {info['pid']} survived stores down"
+        assert not pid_alive(info["pid"]), f"pid {info['pid']} survived stores down"
         assert not port_open(info["port"]), f"port {info['port']} still open after stores down"
     assert "no local store servers" in _cli(tmp_path, "stores", "status").stdout
