@@ -36,6 +36,11 @@ def comment_from_rows(thing_row: Mapping[str, Any], data_rows: Iterable[Mapping[
     return things.obj_from_rows(thing_row, data_rows)
 
 
+def comment_from_rows(thing_row: dict[str, Any], data_rows: list[tuple[str, str | None, str | None]]) -> Obj:
+    """The row loader over rows already read (a snapshot): thing row + (key, value, kind) -> object."""
+    return things.obj_from_rows(thing_row, [{"key": k, "value": v, "kind": kd} for k, v, kd in data_rows])
+
+
 async def load_comment(conn: asyncpg.Connection, comment_id: int) -> Obj | None:
     """The row loader: thing row + data rows -> the comment object (None when absent)."""
     return await things.load(conn, "comment", comment_id)

@@ -19,7 +19,7 @@ from diff_reports.stored_forms import decode_cache_entry, decode_cdc_fields
 from diff_reports.types import ALL_WRITE_PATHS, Observation, ValidationPath, VerdictKind, VerdictRecord
 from diff_reports.write_scope import WriteScope, api_view, cache_view, postgres_view, scope_for
 from legacy_adapter.codec import r2_dumps
-from legacy_adapter.readers import load_comment, read_cache_value, render_obj
+from legacy_adapter.readers import comment_from_rows, read_cache_value, render_obj
 from shadow_proxy.protocols import ShadowedWrite
 from shadow_proxy.validation.ordering import OrderBook, version_gap
 from shadow_proxy.validation.projections import ScratchProjections
@@ -192,7 +192,7 @@ class StoreValidator:
                      for c in (prod, sis)]
             return self._pair(path, write, *views)
         if path.store == "postgres":
-            return await self._legacy_read_rows(path, write, scope)
+            return await self._legacy_read_rows(path, write, scope, prod, sis)
         if path.store == "memcached" and own is None and not sis.cache.present:
             return self._direct(path, VerdictKind.SKIPPED, write,
                                 "the sister's cache entry is gone (evicted or restarted) and this write changed nothing")
@@ -213,15 +213,20 @@ class StoreValidator:
             return self._pair(path, write, legacy, new)
         return await self._legacy_read_cdc(path, write, prod.events, own, sister_event)
 
-    async def _legacy_read_rows(self, path: ValidationPath, write: ShadowedWrite, scope: WriteScope) -> VerdictRecord:
-        assert self._prod and self._sis
-        async with self._prod.pool.acquire() as pconn, self._sis.pool.acquire() as sconn:
-            legacy_obj = await load_comment(pconn, _id36(write.entity))
-            legacy = _served(await render_obj(pconn, legacy_obj, self._tz) if legacy_obj else None)
+    async def _legacy_read_rows(self, path: ValidationPath, write: ShadowedWrite, scope: WriteScope,
+                                prod: SideCapture, sis: SideCapture) -> VerdictRecord:
+        """The legacy's row loader over the captured rows of each side (the snapshot parity judged)."""
+        assert self._prod
+        async with self._prod.pool.acquire() as pconn:
+            # names (author, subreddit) are looked up in production: the sister holds no accounts
+            async def render(state) -> dict[str, Any] | None:
+                if state.thing is None:
+                    return None
+                return _served(await render_obj(pconn, comment_from_rows(state.thing, list(state.data)), self._tz))
+
+            legacy = await render(prod.postgres)
             try:
-                new_obj = await load_comment(sconn, _id36(write.entity))
-                # names (author, subreddit) are looked up in production: the sister holds no accounts
-                new = _served(await render_obj(pconn, new_obj, self._tz) if new_obj else None)
+                new = await render(sis.postgres)
             except Exception as exc:
                 return self._direct(path, VerdictKind.MISMATCH, write, f"legacy row loader failed on sister data: {exc!r}")
         return self._pair(path, write, api_view(legacy, scope), api_view(new, scope))
