@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 from aiohttp import web
 
-from diff_reports.results.store import ResultsStore
+from diff_reports.store.store import ResultsStore
 from diff_reports.ui import handlers
 from diff_reports.ui.auth import TOKEN_KEY, auth_middleware, login_get, login_post
 

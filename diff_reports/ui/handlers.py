@@ -9,9 +9,9 @@ import asyncpg
 from aiohttp import web
 
 from diff_reports.grouping import STATUSES
-from diff_reports.results import queries
-from diff_reports.results.lifecycle import LifecycleError, accept_group, fix_group, reopen_group
-from diff_reports.results.queries import VERDICTS, Filters, known_paths
+from diff_reports.store import queries
+from diff_reports.store.lifecycle import LifecycleError, accept_group, fix_group, reopen_group
+from diff_reports.store.queries import VERDICTS, Filters, known_paths
 from diff_reports.ui import pages
 from diff_reports.ui.auth import TOKEN_KEY, csrf_value
 from diff_reports.ui.render import esc, layout, qs

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from diff_reports.grouping import STATUSES, generalise_path
-from diff_reports.results.queries import VERDICTS
+from diff_reports.store.queries import VERDICTS
 from diff_reports.ui.render import badge, esc, ms, num, pct, render_value, table, when
 
 Link = Callable[[str], str]

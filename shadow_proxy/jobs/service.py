@@ -13,7 +13,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from config import ProxySettings
-from diff_reports.results.store import ResultsStore, ensure_database
+from diff_reports.store.store import ResultsStore, ensure_database
 from diff_reports.types import Observation
 from shadow_proxy.audit import RampKeys
 from shadow_proxy.guardrails import Guardrail, GuardrailConfig

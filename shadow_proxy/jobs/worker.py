@@ -35,7 +35,7 @@ RETRY_S = 1.0
 
 
 class JobStore(Protocol):
-    """diff_reports.results.store.ResultsStore."""
+    """diff_reports.store.store.ResultsStore."""
 
     async def write_jobs(self, jobs: list[tuple[str, list[tuple[VerdictRecord, str | None]]]]) -> set[str]: ...
 

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from config import Settings
-from diff_reports.export.write import export_report
-from diff_reports.results.queries import Filters
+from diff_reports.store.report import export_report
+from diff_reports.store.queries import Filters
 from legacy_adapter.dataset_seed import DatasetSeedReport
 from shadow_proxy.replay.dataset import ReplayDataset, load_dataset
 from shadow_proxy.replay.driver import Driver, DriveStats

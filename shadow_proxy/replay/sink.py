@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from diff_reports.grouping import REVIEW_VERDICTS, Signature, signature
-from diff_reports.results.writer import ResultsWriter
+from diff_reports.store.writer import ResultsWriter
 from diff_reports.types import VerdictKind, VerdictRecord
 
 EXAMPLES_PER_GROUP = 3

@@ -18,8 +18,8 @@ from aiohttp import web
 
 from config import Settings
 from diff_reports.configure import comparator_from_settings
-from diff_reports.results.store import ResultsStore, ensure_database
-from diff_reports.results.writer import ResultsWriter
+from diff_reports.store.store import ResultsStore, ensure_database
+from diff_reports.store.writer import ResultsWriter
 from legacy_adapter.app import create_app as legacy_app
 from new_comments_service.app import create_app as new_app
 from shadow_proxy.app import PROXY, ProxyRuntime, runner_options

@@ -18,11 +18,12 @@ from rich.console import Console
 from rich.table import Table
 
 from config import Settings
-from diff_reports.export.write import FORMATS, export_report
-from diff_reports.results import queries
-from diff_reports.results.lifecycle import LifecycleError, accept_group, fix_group, reopen_group
-from diff_reports.results.queries import Filters
-from diff_reports.results.store import ResultsStore, ensure_database
+from diff_reports.export.write import FORMATS
+from diff_reports.store.report import export_report
+from diff_reports.store import queries
+from diff_reports.store.lifecycle import LifecycleError, accept_group, fix_group, reopen_group
+from diff_reports.store.queries import Filters
+from diff_reports.store.store import ResultsStore, ensure_database
 from diff_reports.ui.app import create_app
 from sister_stores.resolve import resolve_store_sets
 from tapcompare.context import settings_from_click

@@ -21,8 +21,8 @@ from aiohttp import web
 
 from config import NewServiceSettings, ProxySettings, Settings
 from diff_reports.configure import comparator_from_settings
-from diff_reports.results.store import ResultsStore
-from diff_reports.results.writer import ResultsWriter
+from diff_reports.store.store import ResultsStore
+from diff_reports.store.writer import ResultsWriter
 from diff_reports.types import VerdictRecord
 from legacy_adapter.app import create_app as legacy_app
 from legacy_adapter.consumer import GROUP, Consumer

@@ -8,7 +8,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from diff_reports.results.store import ResultsStore
+from diff_reports.store.store import ResultsStore
 from diff_reports.types import VerdictKind
 from diff_reports.ui.app import create_app
 from tests.reports.factories import body_mismatch, simple, ttl_mismatch

@@ -20,8 +20,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from config import settings_from_mapping
 from diff_reports.grouping import signature
 from diff_reports.metrics import ALL_PATHS, VerdictMetrics, track_writer
-from diff_reports.results.store import ResultsStore
-from diff_reports.results.writer import ResultsWriter
+from diff_reports.store.store import ResultsStore
+from diff_reports.store.writer import ResultsWriter
 from diff_reports.types import VerdictKind
 from diff_reports.ui.app import create_app
 from sister_stores.databases import drop_database
@@ -96,7 +96,7 @@ def test_results_dsn_defaults_to_the_sister_server(stores) -> None:
     assert results_dsn(explicit) == "postgresql://x@db:5432/r"
 
     async def go() -> None:
-        from diff_reports.results.store import ensure_database
+        from diff_reports.store.store import ensure_database
         assert await ensure_database(dsn) is True
         assert await ensure_database(dsn) is False
     try:

@@ -9,10 +9,10 @@ import time
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from diff_reports.export.report import build_report
+from diff_reports.store.report import build_report
 from diff_reports.grouping import endpoint_of
-from diff_reports.results.queries import known_paths
-from diff_reports.results.store import ResultsStore
+from diff_reports.store.queries import known_paths
+from diff_reports.store.store import ResultsStore
 from diff_reports.types import Difference, VerdictKind, VerdictRecord
 from diff_reports.ui.app import create_app
 from tests.reports.seed import TOKEN

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient, TestServer
 
 from diff_reports.grouping import signature
-from diff_reports.results.store import ResultsStore
+from diff_reports.store.store import ResultsStore
 from diff_reports.ui.app import create_app
 from diff_reports.ui.auth import COOKIE, csrf_value
 from tests.reports.factories import ttl_mismatch

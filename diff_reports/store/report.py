@@ -7,13 +7,15 @@ shadow_error), `not_exercised` when no result was ever recorded for it, `pass` o
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from diff_reports.export.write import render
 from diff_reports.grouping import REVIEW_VERDICTS, UNRESOLVED
-from diff_reports.results import queries
-from diff_reports.results.queries import CONCLUSIVE, Filters
+from diff_reports.store import queries
+from diff_reports.store.queries import CONCLUSIVE, Filters
 from diff_reports.types import ALL_WRITE_PATHS
 
 REPORT_SCHEMA_ID = "tapcompare-report/1"
@@ -87,3 +89,13 @@ async def build_report(pool: asyncpg.Pool, filters: Filters = Filters(), *, exam
         "groups_total": total_groups,
         "rules": await queries.accepted_rules(pool),
     }
+
+
+async def export_report(pool: asyncpg.Pool, fmt: str, out: str | Path, filters: Filters = Filters()) -> dict[str, Any]:
+    """Build the report from the store and write it to `out` in `fmt`; returns the report dict
+    (e.g. to decide an exit code)."""
+    report = await build_report(pool, filters)
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(report, fmt), encoding="utf-8")
+    return report

@@ -19,7 +19,7 @@ import asyncpg
 import orjson
 
 from diff_reports.grouping import Signature, endpoint_of, signature, version_key
-from diff_reports.results.migrations import migrate
+from diff_reports.store.migrations import migrate
 from diff_reports.types import VerdictRecord
 
 DEFAULT_EXAMPLES_PER_GROUP = 5
