@@ -1,8 +1,9 @@
 """Build a dataset from real threads (the ../shared/datasets/reddit format).
 
 Seed: per thread the first `cutoff` share of comments by creation time, plus (with their
-ancestors) every `[deleted]` comment, as there is no delete endpoint to replay, and every comment
-whose score is further from 1 than `max_votes` votes can take it. Log: the remaining comments as
+ancestors) every `[deleted]` comment, as there is no delete endpoint to replay, every direct reply
+to one (written before the deletion; the legacy refuses new replies to a deleted comment), and
+every comment whose score is further from 1 than `max_votes` votes can take it. Log: the remaining comments as
 creates in their real order (replies to replies refer to earlier creates), edits where a later
 snapshot or an edit time shows one, votes by distinct synthetic voters that take each comment to its
 observed score (with some direction changes and un-votes on the way), and reads of the thread in
@@ -152,6 +153,10 @@ def build_dataset(threads_dir: str | Path, options: BuildOptions = BuildOptions(
                 while node is not None:
                     seed_ids.add(node["name"])
                     node = by_name.get(node["parent_id"])
+        # Replies to a deleted comment were written before it was deleted (the legacy refuses new
+        # ones), so they belong to the seed too; their ancestors are the deleted comment's, seeded.
+        deleted = {c["name"] for c in th.comments if c.get("author") == DELETED}
+        seed_ids |= {c["name"] for c in th.comments if c["parent_id"] in deleted}
         log: list[dict[str, Any]] = []
         writes = 0
         for c in th.comments:

@@ -30,7 +30,7 @@ from telemetry.logs import configure_logging
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 DEMO_DIR = Path(".tapcompare/demo")
-DEMO_MAX_COMMENTS = 20  # per thread: keeps the demo to about two minutes on 2 cores
+DEMO_MAX_COMMENTS = 50  # about 3,300 requests, under 2 minutes on 2 cores (README)
 
 
 def _replay(settings: Settings, options: ReplayOptions, stores_dir: str, keep_stores: bool) -> ReplayResult:

@@ -138,3 +138,10 @@ def test_validator_rejects_missing_parent(tmp_path: Path, records: list[dict]) -
         validate_dataset(path)
     assert info.value.line == index + 1
     assert "t1_doesnotexist, a missing parent" in info.value.reason
+
+
+def test_replies_to_deleted_comments_are_seeded(records: list[dict]) -> None:
+    """The legacy refuses replies to a deleted comment, so a reply that exists must be in the seed."""
+    deleted = {r["fullname"] for r in records if r["kind"] == "comment" and r["deleted"]}
+    assert deleted
+    assert not [r for r in records if r.get("op") == "create" and r["parent"] in deleted]
