@@ -7,6 +7,10 @@ from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -23,6 +27,13 @@ from telemetry.http import mount_observability, request_id_middleware
 
 SERVICE = "new_service"
 POOL_MIN, POOL_MAX = 1, 10
+
+
+def _redis(url: str) -> aioredis.Redis:
+    """A client that reconnects once a restarted server closed its pooled connections, instead of
+    failing the first request after the restart."""
+    return aioredis.from_url(url, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+                             retry_on_error=[RedisConnectionError, RedisTimeoutError])
 
 
 def create_app(settings: Settings, production: StoreAddresses, sister: StoreAddresses | None,
@@ -59,8 +70,8 @@ def _stores(settings: Settings, production: StoreAddresses, sister: StoreAddress
             read_pool = await asyncpg.create_pool(readonly_dsn(production.postgres, ns.readonly_role),
                                                   min_size=POOL_MIN, max_size=POOL_MAX)
         cache = MemcachedPool(target.memcached_host_port, ns.memcached_pool_threads)
-        redis = aioredis.from_url(target.redis)
-        production_redis = aioredis.from_url(production.redis) if tap else None
+        redis = _redis(target.redis)
+        production_redis = _redis(production.redis) if tap else None
         app[BACKEND] = Backend(
             mode=ns.mode,
             read_db=Sql(read_pool, "production"),

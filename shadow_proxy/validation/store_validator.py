@@ -138,6 +138,10 @@ class StoreValidator:
                 err = prod.events if isinstance(prod.events, BaseException) else prod.postgres
                 return [self._direct(p, VerdictKind.UNAVAILABLE, write, f"production capture failed: {err!r}")
                         for p in paths]
+            if isinstance(sis.postgres, BaseException):
+                # The rewrite's own database is unreadable: nothing it did for this write can be judged.
+                return [self._direct(p, VerdictKind.UNAVAILABLE, write, f"sister postgres unreadable: {sis.postgres!r}")
+                        for p in paths]
             mine = _events_of(prod.events, write.entity)
             behind = _log_behind(prod, mine, write.entity)
             if not behind or time.monotonic() >= deadline:
