@@ -115,7 +115,7 @@ async def overview(pool: asyncpg.Pool, f: Filters) -> dict[str, Any]:
 
 async def latency(pool: asyncpg.Pool, f: Filters) -> list[dict[str, Any]]:
     """Legacy vs new latency (p50/p95/p99, ms) and mean SQL statements per request, per endpoint,
-    over the results whose records carried timings."""
+    over response comparisons (the only records that time an HTTP exchange: store paths carry none)."""
     args: list[Any] = []
     where = _where(f, args)
     rows = await pool.fetch(f"""
@@ -123,7 +123,7 @@ async def latency(pool: asyncpg.Pool, f: Filters) -> list[dict[str, Any]]:
                percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY legacy_ms) AS legacy,
                percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY new_ms) AS new,
                avg(legacy_sql) AS legacy_sql, avg(new_sql) AS new_sql
-        FROM results WHERE {where} AND (legacy_ms IS NOT NULL OR new_ms IS NOT NULL)
+        FROM results WHERE {where} AND path LIKE '%.response' AND (legacy_ms IS NOT NULL OR new_ms IS NOT NULL)
         GROUP BY endpoint ORDER BY endpoint""", *args)
     out = []
     for r in rows:
