@@ -6,6 +6,7 @@ Register in tapcompare/cli.py with `main.add_command(replay)` and `main.add_comm
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 import time
 from pathlib import Path
@@ -33,7 +34,16 @@ DEMO_DIR = Path(".tapcompare/demo")
 DEMO_MAX_COMMENTS = 50  # about 3,300 requests, under 2 minutes on 2 cores (README)
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a supervisor, `kill`) ends the run like Ctrl-C does, so the local servers are stopped."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _replay(settings: Settings, options: ReplayOptions, stores_dir: str, keep_stores: bool) -> ReplayResult:
+    _stop_on_sigterm()
     try:
         stores = open_stores(settings, stores_dir)
     except (LocalStoreError, SameStoreError) as exc:
@@ -128,6 +138,7 @@ def demo(ctx: click.Context, no_serve: bool, max_comments_per_thread: int, out: 
                   f"{header['comments_available']} bundled comments; --max-comments-per-thread to change); "
                   f"requests {header['requests']}")
     options = ReplayOptions(path, concurrency=8, fail_on="none", out=out)
+    _stop_on_sigterm()
     try:
         stores = open_stores(settings, DEFAULT_STORES_DIR)
     except (LocalStoreError, SameStoreError) as exc:
