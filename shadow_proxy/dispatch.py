@@ -23,6 +23,7 @@ import aiohttp
 from multidict import CIMultiDict
 
 from diff_reports.types import Observation, VerdictKind, VerdictRecord, read_response_path, write_response_path
+from legacy_adapter.codec import to36
 from shadow_proxy.exchange import Exchange, parse_body
 from shadow_proxy.guardrails import Guardrail
 from shadow_proxy.jobs.codec import CapturedRequest, ComparisonJob, JobKind, job_id_for
@@ -191,7 +192,7 @@ class Shadower:
                 await self._skip(ex, "no_assigned_id", record=True)
                 return
             tap["X-Tap-Thing-Id"] = str(thing_id)
-            entity = f"t1_{_base36(thing_id)}"
+            entity = f"t1_{to36(thing_id)}"
         new = await self._call_new(ex, tap)
         await self.executor.submit(self._job(
             ex, "write", write_response_path(ex.endpoint), entity, key, legacy, new=new, request_time=request_time,
@@ -247,15 +248,6 @@ class Shadower:
             self._raised(operation, exc)
 
 
-def _base36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while n:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-    return out or "0"
-
-
 def _created_id(body: object) -> int | None:
     """`json.data.things[0].data.id` (base36) of a create response, as the decimal id."""
     try:
@@ -263,4 +255,4 @@ def _created_id(body: object) -> int | None:
         value = int(id36, 36)
     except (KeyError, IndexError, TypeError, ValueError):
         return None
-    return value if 0 < value <= 2**63 - 1 and id36 == _base36(value) else None
+    return value if 0 < value <= 2**63 - 1 and id36 == to36(value) else None

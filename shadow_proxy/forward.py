@@ -105,11 +105,8 @@ class Forwarder:
         self._metrics.legacy.labels(label).observe(legacy_s)
         self._metrics.overhead.labels(label).observe(max(total - legacy_s, 0.0))
         if endpoint is not None:
-            self._offer(request, endpoint, request_id, headers, body.data, status, legacy_headers,
-                        legacy_body, legacy_s)
-            if self._recorder is not None:  # live capture: one non-blocking offer, like the shadow's
-                self._capture(request, endpoint, request_id, headers, body.data, status, legacy_headers,
-                              legacy_body, legacy_s)
+            self._hand_off(request, endpoint, request_id, headers, body.data, status, legacy_headers,
+                           legacy_body, legacy_s)
         await self._done()
         return response
 
@@ -118,30 +115,31 @@ class Forwarder:
         async with self._completed_changed:
             self._completed_changed.notify_all()
 
-    def _offer(self, request: web.Request, endpoint: str, request_id: str, headers: CIMultiDict[str],
-               body: bytes | None, status: int, legacy_headers: CIMultiDict[str], legacy_body: bytes,
-               legacy_s: float) -> None:
+    def _hand_off(self, request: web.Request, endpoint: str, request_id: str, headers: CIMultiDict[str],
+                  body: bytes | None, status: int, legacy_headers: CIMultiDict[str], legacy_body: bytes,
+                  legacy_s: float) -> None:
+        """After the client has its answer: one non-blocking offer to the shadow queue (when the
+        endpoint is ramped) and one to the live capture (when on). Neither may fail the request."""
         try:
-            if self._ramp.pct(endpoint) <= 0:
+            shadow = self._ramp.pct(endpoint) > 0
+            if not shadow and self._recorder is None:
                 return
-            self._queue.offer(Exchange(
+            exchange = Exchange(
                 endpoint=endpoint, request_id=request_id, method=request.method, raw_path=request.raw_path,
                 path=request.path, raw_query=request.rel_url.raw_query_string, headers=headers, body=body,
                 status=status, legacy_headers=legacy_headers, legacy_body=legacy_body, legacy_duration_s=legacy_s,
                 received_at=time.time(),
-            ))
-        except Exception as exc:  # nothing shadow-side may fail a primary request
+            )
+        except Exception as exc:
             self._raised("offer", exc)
-
-    def _capture(self, request: web.Request, endpoint: str, request_id: str, headers: CIMultiDict[str],
-                 body: bytes | None, status: int, legacy_headers: CIMultiDict[str], legacy_body: bytes,
-                 legacy_s: float) -> None:
-        try:
-            assert self._recorder is not None
-            self._recorder.offer(Exchange(
-                endpoint=endpoint, request_id=request_id, method=request.method, raw_path=request.raw_path,
-                path=request.path, raw_query=request.rel_url.raw_query_string, headers=headers, body=body,
-                status=status, legacy_headers=legacy_headers, legacy_body=legacy_body, legacy_duration_s=legacy_s,
-            ))
-        except Exception as exc:  # capture may never fail a primary request
-            self._raised("capture_offer", exc)
+            return
+        if shadow:
+            try:
+                self._queue.offer(exchange)
+            except Exception as exc:  # nothing shadow-side may fail a primary request
+                self._raised("offer", exc)
+        if self._recorder is not None:
+            try:
+                self._recorder.offer(exchange)
+            except Exception as exc:  # capture may never fail a primary request
+                self._raised("capture_offer", exc)

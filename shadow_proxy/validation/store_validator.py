@@ -12,7 +12,7 @@ import asyncio
 import json
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from diff_reports.stored_forms import decode_cache_entry, decode_cdc_fields
@@ -67,6 +67,11 @@ def _log_behind(prod: SideCapture, mine: list[CdcEvent], entity: str) -> str | N
         return (f"production committed version {prod.postgres.version} of {entity} but its CDC log shows "
                 f"{published}: a write is between commit and publish (or was never published)")
     return None
+
+
+def _link_creates(events: list[CdcEvent], link: str) -> list[CdcEvent]:
+    """The legacy's comment_created events on one link, in stream order."""
+    return [e for e in events if e.fields.get("type") == "comment_created" and e.fields.get("link") == link]
 
 
 def _version(event: CdcEvent) -> int | None:
@@ -126,7 +131,6 @@ class StoreValidator:
         assert self._prod and self._sis
         comment_id = _id36(write.entity)
         link_id = await self._link_id(write, comment_id)
-        started = time.perf_counter()
         deadline = time.monotonic() + self._settle_s
         delay = 0.01
         while True:
@@ -149,7 +153,6 @@ class StoreValidator:
             # The legacy commits, sets the cache, then publishes: poll until its log shows the commit.
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.2)
-        capture_s = time.perf_counter() - started
         if behind:
             await self._evict(write, behind)
             return [self._direct(p, VerdictKind.RACED, write, behind) for p in paths]
@@ -172,10 +175,16 @@ class StoreValidator:
         later = [decode_cdc_fields(e.fields).get("changes", {}) for e in mine if own_v and (_version(e) or 0) > own_v]
         own_changes = decode_cdc_fields(own.fields).get("changes", {}) if own else {}
         account_id = await self._account_id(write.auth_user)
+        link_quiet = False
+        if write.endpoint == "create" and own is not None:
+            link = own.fields.get("link", write.link)
+            self.order.mark_applied(f"link:{link}", write.request_id)
+            link_quiet = not any(_stream_pos(e.stream_id) > _stream_pos(own.stream_id)
+                                 for e in _link_creates(prod.events, link))
         scope = scope_for(write.endpoint, own_changes if isinstance(own_changes, dict) else {}, later,
-                          account_id=account_id, link_quiet=self._link_quiet(write, prod.events, own))
-        timings = {"capture_s": capture_s, "captured_at": captured_at,
-                   "legacy_at": float(write.extra.get("legacy_at") or captured_at)}
+                          account_id=account_id, link_quiet=link_quiet)
+        # How long the legacy's cache entry had been counting down when it was captured.
+        legacy_lag = max(0.0, captured_at - float(write.extra.get("legacy_at") or captured_at))
         out: list[VerdictRecord] = []
         for path in paths:
             store_capture = {"postgres": "postgres", "memcached": "cache", "redis_cdc": "events"}[path.store]
@@ -185,12 +194,12 @@ class StoreValidator:
                 err = getattr(prod if broken[0] == "production" else sis, store_capture)
                 out.append(self._direct(path, VerdictKind.UNAVAILABLE, write, f"{broken[0]} {path.store} unreadable: {err!r}"))
                 continue
-            out.append(await self._one(path, write, scope, prod, sis, own, timings))
+            out.append(await self._one(path, write, scope, prod, sis, own, legacy_lag))
         return out
 
     # -- the six comparisons -------------------------------------------------------------------
     async def _one(self, path: ValidationPath, write: ShadowedWrite, scope: WriteScope, prod: SideCapture,
-                   sis: SideCapture, own: CdcEvent | None, timings: dict[str, float]) -> VerdictRecord:
+                   sis: SideCapture, own: CdcEvent | None, legacy_lag: float) -> VerdictRecord:
         if path.store == "postgres" and path.check == "parity":
             views = [postgres_view(c.postgres.thing, c.postgres.data, c.postgres.votes, c.postgres.link_data, scope)
                      for c in (prod, sis)]
@@ -203,10 +212,9 @@ class StoreValidator:
         if path.store == "memcached" and path.check == "parity":
             # TTLs as of each side's write: the legacy wrote when its answer reached the proxy, the
             # rewrite just before this capture; a TTL counts down in between.
-            lag = max(0.0, timings["captured_at"] - timings["legacy_at"])
             views = [cache_view(decode_cache_entry(c.cache.present, c.cache.value, c.cache.flags,
-                                                   _ttl_at_write(c.cache.ttl, extra)), scope)
-                     for c, extra in ((prod, lag), (sis, 0.0))]
+                                                   _ttl_at_write(c.cache.ttl, elapsed)), scope)
+                     for c, elapsed in ((prod, legacy_lag), (sis, 0.0))]
             return self._pair(path, write, *views)
         if path.store == "memcached":
             return await self._legacy_read_cache(path, write, scope, prod, sis)
@@ -295,9 +303,8 @@ class StoreValidator:
         if write.endpoint != "create" or own is None:
             return None
         link = own.fields.get("link", write.link)
-        before = [(_stream_pos(e.stream_id), e.fields.get("request_id", "")) for e in events
-                  if e.fields.get("type") == "comment_created" and e.fields.get("link") == link
-                  and _stream_pos(e.stream_id) < _stream_pos(own.stream_id)]
+        before = [(_stream_pos(e.stream_id), e.fields.get("request_id", "")) for e in _link_creates(events, link)
+                  if _stream_pos(e.stream_id) < _stream_pos(own.stream_id)]
         return self.order.race_reason(f"link:{link}", _stream_pos(own.stream_id), before)
 
     def _lost(self, write: ShadowedWrite, mine: list[CdcEvent], events: list[CdcEvent], own: CdcEvent | None) -> bool:
@@ -310,18 +317,11 @@ class StoreValidator:
         stale = [e for e in mine if e is not own and (_version(e) or 0) >= first
                  and e.fields.get("request_id") not in applied and _stream_pos(e.stream_id)[0] < horizon]
         if write.endpoint == "create" and own is not None:
-            link_applied = self.order.history(f"link:{own.fields.get('link')}").applied
-            stale += [e for e in events if e.fields.get("type") == "comment_created" and e is not own
-                      and e.fields.get("link") == own.fields.get("link")
+            link = own.fields.get("link", write.link)
+            link_applied = self.order.history(f"link:{link}").applied
+            stale += [e for e in _link_creates(events, link) if e is not own
                       and e.fields.get("request_id") not in link_applied and _stream_pos(e.stream_id)[0] < horizon]
         return bool(stale)
-
-    def _link_quiet(self, write: ShadowedWrite, events: list[CdcEvent], own: CdcEvent | None) -> bool:
-        if write.endpoint != "create" or own is None:
-            return False
-        self.order.mark_applied(f"link:{own.fields.get('link')}", write.request_id)
-        return not any(e.fields.get("type") == "comment_created" and e.fields.get("link") == own.fields.get("link")
-                       and _stream_pos(e.stream_id) > _stream_pos(own.stream_id) for e in events)
 
     async def _link_id(self, write: ShadowedWrite, comment_id: int) -> int | None:
         if write.link.startswith("t3_"):

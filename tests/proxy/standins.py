@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from multidict import CIMultiDict
 
+from legacy_adapter.codec import to36
+
 LINKS = {"t1_1": "t3_a", "t1_2": "t3_a", "t1_3": "t3_b", "t1_4": "t3_c"}
 FIXED = {"Date": "Sat, 21 Nov 2026 00:00:00 GMT", "Server": "legacy-standin"}
 TAP_SECRET = "test-tap-secret"
@@ -25,13 +27,7 @@ def r2_json(payload: object) -> bytes:
     return json.dumps(payload, ensure_ascii=True, separators=(", ", ": ")).encode()
 
 
-def base36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while n:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-    return out or "0"
+base36 = to36  # the legacy's own codec
 
 
 def comment(name: str, body: str = "hello", score: int = 1) -> dict:
