@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from diff_reports.grouping import REVIEW_VERDICTS, Signature, signature
 from diff_reports.store.writer import ResultsWriter
 from diff_reports.types import VerdictKind, VerdictRecord
+from shadow_proxy.sinks import InMemorySink
 
 EXAMPLES_PER_GROUP = 3
 
@@ -29,22 +30,21 @@ class Group:
         return self.signature.fingerprint
 
 
-class CountingSink:
+class CountingSink(InMemorySink):
+    """The proxy's in-memory counts, plus verdicts per request, review groups and the results writer."""
+
     def __init__(self, writer: ResultsWriter | None = None) -> None:
+        super().__init__(keep=0)  # counts only: every record goes to the results store
         self.writer = writer
-        self.counts: Counter[tuple[str, str]] = Counter()
         self.per_request: Counter[str] = Counter()
         self.groups: dict[str, Group] = {}
         self.total = 0
-        self._changed = asyncio.Condition()
 
     async def record(self, record: VerdictRecord) -> None:
-        verdict = VerdictKind(record.verdict).value
-        self.counts[(record.path, verdict)] += 1
         self.total += 1
         if record.request_id:
             self.per_request[record.request_id] += 1
-        if verdict in REVIEW_VERDICTS:
+        if VerdictKind(record.verdict).value in REVIEW_VERDICTS:
             sig = signature(record)
             if sig is not None:
                 group = self.groups.setdefault(sig.fingerprint, Group(sig))
@@ -53,18 +53,7 @@ class CountingSink:
                     group.examples.append(record)
         if self.writer is not None:
             self.writer.submit(record)
-        async with self._changed:
-            self._changed.notify_all()
-
-    def count(self, path: str | None = None, verdict: str | None = None) -> int:
-        return sum(n for (p, v), n in self.counts.items()
-                   if (path is None or p == path) and (verdict is None or v == verdict))
-
-    def by_path(self) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
-        for (path, verdict), n in sorted(self.counts.items()):
-            out.setdefault(path, {})[verdict] = n
-        return out
+        await super().record(record)  # counts, then wakes the waiters
 
     async def wait_request(self, request_id: str, expected: int, timeout: float) -> bool:
         """Wait until `expected` verdicts for `request_id` arrived; False on timeout."""
