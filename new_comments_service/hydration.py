@@ -12,13 +12,20 @@ vote counted twice, an edit with the wrong old body). We hydrate the state from 
   are undone, newest first: version back to before this write, old ups/downs and each voter's old
   direction (a later vote's voter is the vote row dated at that vote's time), old body/editted.
 
+The legacy commits a write before it publishes its event, so a later write can already be in
+production's row while its event is not on the stream yet; rewinding then would miss it (the vote
+would be counted twice). So the copy waits (briefly, bounded) until the comment's newest event on
+the stream carries the row's version, re-reading both; past the bound the copy is `raced`.
+
 What remains: an event trimmed from the stream, or a write with no carried time, gives `current`
 (copied as is: the write is already in it, so the comparison must not count it as the rewrite's).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal
@@ -30,6 +37,8 @@ if TYPE_CHECKING:
     from new_comments_service.backend import Backend, WriteIdentity
 
 EVENT_SCAN = 2000  # how far back on production's stream we look for the legacy's event
+CATCH_UP_S = 2.0   # how long a copy waits for production's stream to catch up with its row
+CATCH_UP_POLL_S = 0.01
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -68,22 +77,32 @@ async def ensure_hydrated(kind: Literal["link", "comment"], thing_id: int, b: "B
     if await b.write_db.fetchval(f"SELECT 1 FROM reddit_thing_{kind} WHERE thing_id = $1", thing_id):
         return Hydration.PRESENT
     args: tuple[Any, ...] = (thing_id, ident.thing_id or 0) if kind == "link" else (thing_id,)
-    rec = await b.read_db.fetchrow(_SOURCE[kind], *args)
-    if rec is None:
-        return Hydration.ABSENT
+    deadline = time.monotonic() + CATCH_UP_S
+    while True:
+        rec = await b.read_db.fetchrow(_SOURCE[kind], *args)
+        if rec is None:
+            return Hydration.ABSENT
+        events = await _production_events(b) if ident.tapped else []
+        since = _comment_events_since(events, thing_id, ident) if kind == "comment" else []
+        # A comment's own event found, but the row is newer than the newest event: a later write
+        # committed and has not been published yet. Wait for it (never past the deadline).
+        behind = bool(since) and int(since[-1].get("version") or 0) < int(rec["version"] or 0)
+        if not behind or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(CATCH_UP_POLL_S)
     row = {k: rec[k] for k in ("thing_id", "ups", "downs", "deleted", "spam", "date", "version")}
     # Data rows are copied verbatim (value text and kind), never decoded and re-encoded: a
     # re-pickled value could differ from the legacy's bytes. Only rewound keys are re-encoded.
     data: dict[str, tuple[str | None, str | None]] = dict(zip(rec["keys"], zip(rec["vals"], rec["kinds"])))
     votes: list[list[Any]] = []
-    events = await _production_events(b) if ident.tapped else []
     if kind == "link":
         outcome = _rewind_link(data, _link_creates_since(events, thing_id, ident),
                                bool(rec["has_created"]) and ident.thing_id is not None)
     else:
         votes = [list(v) for v in zip(rec["voters"], rec["directions"], rec["vote_dates"])]
-        since = _comment_events_since(events, thing_id, ident)
         outcome = Hydration.CURRENT if not since else _rewind_comment(row, data, votes, since, voter_id)
+        if behind:
+            outcome = Hydration.RACED
     await _copy(b, kind, row, data, votes)
     return outcome
 
@@ -144,6 +163,7 @@ def _rewind_comment(row: dict[str, Any], data: dict[str, tuple[str | None, str |
     """Undo this write's event and every later one, newest first: all of them will be applied to the
     sister by their own shadowed writes. This vote's voter is the request's user; a later vote's is
     the vote row dated at its time."""
+    rewound: set[int] = set()  # vote rows already moved back past a later vote of the same voter
     for n, event in enumerate(reversed(since)):
         own = n == len(since) - 1
         changes = json.loads(event["changes"])
@@ -151,10 +171,17 @@ def _rewind_comment(row: dict[str, Any], data: dict[str, tuple[str | None, str |
             row["ups"], row["downs"] = changes["ups"][0], changes["downs"][0]
             old_dir, new_dir = changes["vote"]
             when = _from_epoch(float(event["ts"]))
-            for vote in votes:
-                if vote[1] == str(new_dir) and (vote[0] == voter_id if own else vote[2] == when):
-                    vote[1] = str(old_dir)
-                    break
+            # The voter of a later vote is the row dated at its time; a row carries only its newest
+            # date, so a voter who voted again later is the row already rewound to this direction.
+            candidates = [i for i, vote in enumerate(votes) if vote[1] == str(new_dir)]
+            if own:
+                match = [i for i in candidates if votes[i][0] == voter_id]
+            else:
+                match = ([i for i in candidates if votes[i][2] == when and i not in rewound]
+                         or [i for i in candidates if i in rewound])
+            if match:
+                votes[match[0]][1] = str(old_dir)
+                rewound.add(match[0])
         else:
             data["body"] = encode(changes["body"][0])
             if "editted" in changes:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -156,11 +157,14 @@ def runner_options(app: web.Application) -> dict[str, object]:
 def create_app(settings: ProxySettings, *, legacy_url: str, new_url: str, tap_secret: str, ramp_redis_url: str,
                comparator: Comparator, sink: VerdictSink | None = None, validator: WriteValidator | None = None,
                raised: RaisedHook | None = None, registry: CollectorRegistry | None = None,
-               recorder: CaptureRecorder | None = None) -> web.Application:
+               recorder: CaptureRecorder | None = None, resources: Sequence[Any] = ()) -> web.Application:
     """The proxy as an aiohttp application; run it with web.run_app or an AppRunner.
 
     /health, /metrics and /admin/* are the proxy's own; every other path goes to the legacy.
     `recorder` (shadow_proxy.capture.CaptureRecorder) also records sampled requests as a dataset log.
+    `resources` (objects with async start() and close(), e.g. the results pipeline and the store
+    validator) start, in order, before the proxy does and close, in reverse, after it stopped.
+    Build it with `shadow_proxy.wiring.Parts.proxy_app`, which chooses these parts from Settings.
     """
     registry = registry or CollectorRegistry()
     runtime = ProxyRuntime(settings, legacy_url=legacy_url, new_url=new_url, tap_secret=tap_secret,
@@ -172,9 +176,22 @@ def create_app(settings: ProxySettings, *, legacy_url: str, new_url: str, tap_se
     mount_observability(app, registry)
 
     async def lifecycle(_: web.Application):
-        await runtime.start()
+        started: list[Any] = []
+        try:
+            for resource in resources:
+                await resource.start()
+                started.append(resource)
+            await runtime.start()
+        except BaseException:
+            for resource in reversed(started):
+                await resource.close()
+            raise
         yield
-        await runtime.stop()
+        try:
+            await runtime.stop()
+        finally:
+            for resource in reversed(started):
+                await resource.close()
 
     app.cleanup_ctx.append(lifecycle)
 

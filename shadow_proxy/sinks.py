@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, deque
 from collections.abc import Callable
+from typing import Any
 
 from diff_reports.types import VerdictKind, VerdictRecord
 
@@ -39,3 +40,19 @@ class InMemorySink:
         async with asyncio.timeout(timeout):
             async with self._changed:
                 await self._changed.wait_for(lambda: predicate(self))
+
+
+class ResultsSink(InMemorySink):
+    """The live proxy's sink: counts and the last records in memory (for `/admin` and tests), and
+    every verdict to the results pipeline's batching writer (which also feeds the verdict metrics).
+    `pipeline` is a `shadow_proxy.wiring.ResultsPipeline`; until it has started nothing is written."""
+
+    def __init__(self, keep: int = 1000) -> None:
+        super().__init__(keep=keep)
+        self.pipeline: Any = None
+
+    async def record(self, record: VerdictRecord) -> None:
+        writer = getattr(self.pipeline, "writer", None)
+        if writer is not None:
+            writer.submit(record)
+        await super().record(record)

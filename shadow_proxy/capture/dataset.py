@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from shadow_proxy.datasets.imports.common import ImportResult
 from shadow_proxy.datasets.format import FORMAT_NAME, FORMAT_VERSION, SEED_KINDS, iter_lines, write_dataset
 from shadow_proxy.datasets.validate import DatasetSummary, validate_dataset
 
@@ -83,3 +84,16 @@ def write_capture_dataset(log_records: Iterable[dict[str, Any]], seed_records: I
     """Write the assembled dataset to `out` (.gz compresses) and validate it; returns the summary."""
     write_dataset(out, assemble(log_records, seed_records, source=source, extra_header=extra_header))
     return validate_dataset(out)
+
+
+def read_capture(source: str | Path, scrubber: object = None, strict: bool = True) -> ImportResult:
+    """A live capture (`[capture]` of `proxy serve`) as an import: its request records, already
+    scrubbed when they were recorded (so `scrubber` is not applied again)."""
+    result = ImportResult()
+    for rec in read_records(source):
+        result.source_records += 1
+        if rec.get("kind") == "request":
+            result.records.append(rec)
+        else:
+            result.skipped["not_a_request"] += 1
+    return result

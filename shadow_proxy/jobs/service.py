@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -22,7 +23,7 @@ from shadow_proxy.jobs.health import Check, worker_ready
 from shadow_proxy.jobs.metrics import BacklogMetrics, WorkerMetrics
 from shadow_proxy.jobs.publisher import BacklogMonitor
 from shadow_proxy.jobs.runner import JobRunner, call_side, recheck_headers
-from shadow_proxy.jobs.worker import JobWorker, WorkerConfig
+from shadow_proxy.jobs.worker import JobStore, JobWorker, WorkerConfig
 from shadow_proxy.metrics import ProxyMetrics
 from shadow_proxy.protocols import Comparator, WriteValidator
 from shadow_proxy.ramp import RampControl
@@ -40,7 +41,8 @@ class WorkerAddresses:
 class WorkerService:
     def __init__(self, settings: ProxySettings, addresses: WorkerAddresses, comparator: Comparator,
                  validator: WriteValidator, *, consumer: str, batch: int = 32, version: str | None = None,
-                 compare_threads: int = 2, registry: CollectorRegistry | None = None) -> None:
+                 compare_threads: int = 2, registry: CollectorRegistry | None = None,
+                 store_view: Callable[[ResultsStore], JobStore] | None = None) -> None:
         self.settings = settings
         self.addresses = addresses
         self.registry = registry or CollectorRegistry()
@@ -50,6 +52,7 @@ class WorkerService:
         self._comparator = comparator
         self._validator = validator
         self._compare_threads = compare_threads
+        self._store_view = store_view  # how the worker sees its results store (the composition root observes it)
         self.redis: aioredis.Redis | None = None
         self._ramp_redis: aioredis.Redis | None = None
         self.store: ResultsStore | None = None
@@ -81,7 +84,8 @@ class WorkerService:
         self.runner = JobRunner(self._comparator, self._validator, lambda op, e: self.worker.raised(op, e),
                                 recheck=recheck, validate_timeout_s=s.validate_timeout_s,
                                 compare_threads=self._compare_threads)
-        self.worker = JobWorker(self.redis, self.config, self.runner, self.store, self.metrics, guardrail=guardrail)
+        store: JobStore = self._store_view(self.store) if self._store_view is not None else self.store
+        self.worker = JobWorker(self.redis, self.config, self.runner, store, self.metrics, guardrail=guardrail)
         await self.worker.ensure_group()
         self.monitor = BacklogMonitor(self.redis, s.jobs_stream, s.jobs_group, s.jobs_backlog_alert,
                                       BacklogMetrics(self.registry, s.jobs_backlog_alert))

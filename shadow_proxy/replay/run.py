@@ -36,6 +36,7 @@ class ReplayOptions:
     lockstep: bool = True
     settle_timeout_s: float | None = None  # default: 60 s + 0.2 s per request
     progress: bool = True
+    keep_running: bool = False  # leave the stack serving after the run (the demo); the caller stops it
 
 
 @dataclass
@@ -91,7 +92,8 @@ def _progress(console: Console, enabled: bool) -> Progress:
 
 async def run_replay(settings: Settings, stores: ReplayStores, options: ReplayOptions, *,
                      console: Console | None = None) -> ReplayResult:
-    """Replay `options.dataset` on `stores` (already up); the stack is stopped before returning."""
+    """Replay `options.dataset` on `stores` (already up); the stack is stopped before returning
+    unless `options.keep_running` (then `result.stack.stop()` is the caller's)."""
     console = console or Console(stderr=True)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -131,7 +133,10 @@ async def run_replay(settings: Settings, stores: ReplayStores, options: ReplayOp
         reports = await export_all(stack, options.out, since)
         if options.write_baseline is not None:
             write_baseline(options.write_baseline, stack.sink.groups)
-    finally:
+    except BaseException:
+        await stack.stop()
+        raise
+    if not options.keep_running:
         await stack.stop()
     timings["total_s"] = time.perf_counter() - t0
     return ReplayResult(dataset, seed, drive, stack, gate, incomplete, reports, timings)

@@ -1,4 +1,5 @@
-"""The replay's VerdictSink: every verdict to the results store (ResultsWriter) and counted in memory.
+"""The replay's VerdictSink: the live proxy's ResultsSink (every verdict to the results store,
+counted in memory), plus what a replay needs besides.
 
 In memory it keeps counts per (path, verdict), the verdicts seen per request id (the driver
 waits on them), and the mismatch/shadow_error groups by fingerprint with a few examples each,
@@ -12,9 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from diff_reports.grouping import REVIEW_VERDICTS, Signature, signature
-from diff_reports.store.writer import ResultsWriter
 from diff_reports.types import VerdictKind, VerdictRecord
-from shadow_proxy.sinks import InMemorySink
+from shadow_proxy.sinks import ResultsSink
 
 EXAMPLES_PER_GROUP = 3
 
@@ -30,12 +30,11 @@ class Group:
         return self.signature.fingerprint
 
 
-class CountingSink(InMemorySink):
-    """The proxy's in-memory counts, plus verdicts per request, review groups and the results writer."""
+class CountingSink(ResultsSink):
+    """The proxy's sink, plus verdicts per request (the driver waits on them) and review groups."""
 
-    def __init__(self, writer: ResultsWriter | None = None) -> None:
+    def __init__(self) -> None:
         super().__init__(keep=0)  # counts only: every record goes to the results store
-        self.writer = writer
         self.per_request: Counter[str] = Counter()
         self.groups: dict[str, Group] = {}
         self.total = 0
@@ -51,9 +50,7 @@ class CountingSink(InMemorySink):
                 group.count += 1
                 if len(group.examples) < EXAMPLES_PER_GROUP:
                     group.examples.append(record)
-        if self.writer is not None:
-            self.writer.submit(record)
-        await super().record(record)  # counts, then wakes the waiters
+        await super().record(record)  # the results writer, counts, then wakes the waiters
 
     async def wait_request(self, request_id: str, expected: int, timeout: float) -> bool:
         """Wait until `expected` verdicts for `request_id` arrived; False on timeout."""

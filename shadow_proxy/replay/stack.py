@@ -1,9 +1,12 @@
 """Everything a replay drives, in-process in one asyncio loop, on free loopback ports.
 
 legacy (production, with its CDC consumer) <- proxy (ramp 100% for all six endpoints) -> rewrite
-(tap mode: production read-only + sister); the StoreValidator as the proxy's WriteValidator, the
-real comparator, and a CountingSink feeding the results store. The kill switch is off: a replay
-must count every verdict, not stop shadowing when things look bad.
+(tap mode: production read-only + sister). The proxy and its judging parts (comparator, the
+18-path store validator, the results pipeline and verdict metrics) come from the composition
+root, `shadow_proxy.wiring.Parts`, exactly as `proxy serve` builds them; the sink is a
+CountingSink (the live sink plus per-request counts). `[capture] enabled` records the replayed
+traffic as `proxy serve` would. The kill switch is off: a replay must count
+every verdict, not stop shadowing when things look bad.
 """
 
 from __future__ import annotations
@@ -17,25 +20,23 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from config import Settings
-from diff_reports.configure import comparator_from_settings
-from diff_reports.store.store import ResultsStore, ensure_database
+from diff_reports.store.store import ResultsStore
 from diff_reports.store.writer import ResultsWriter
 from legacy_adapter.app import create_app as legacy_app
 from new_comments_service.app import create_app as new_app
 from shadow_proxy.app import PROXY, ProxyRuntime, runner_options
-from shadow_proxy.app import create_app as proxy_app
 from shadow_proxy.audit import RampKeys
 from shadow_proxy.ramp import ENDPOINTS, RampControl
 from shadow_proxy.replay.sink import CountingSink
 from shadow_proxy.replay.stores import ReplayStores
-from shadow_proxy.validation.store_validator import StoreValidator
+from shadow_proxy.wiring import Parts
 
 HOST = "127.0.0.1"
 
 
 def replay_settings(settings: Settings, queue_size: int) -> Settings:
     """The settings a replay runs with: the rewrite in tap mode, the kill switch off, a queue that holds the run."""
-    proxy = settings.proxy.model_copy(update={"guard_enabled": False,
+    proxy = settings.proxy.model_copy(update={"guard_enabled": False, "compare_mode": "inline",
                                               "queue_size": max(settings.proxy.queue_size, queue_size)})
     new = settings.new_service.model_copy(update={"mode": "tap"})
     return settings.model_copy(update={"proxy": proxy, "new_service": new})
@@ -72,11 +73,17 @@ class ReplayStack:
     proxy_url: str = ""
     sink: CountingSink = field(default_factory=CountingSink)
     raised: Counter[str] = field(default_factory=Counter)
-    results: ResultsStore | None = None
-    writer: ResultsWriter | None = None
-    validator: StoreValidator | None = None
+    parts: Parts | None = None
     proxy_app: web.Application | None = None
     _runners: list[web.AppRunner] = field(default_factory=list)
+
+    @property
+    def results(self) -> ResultsStore | None:
+        return self.parts.results.store if self.parts is not None else None
+
+    @property
+    def writer(self) -> ResultsWriter | None:
+        return self.parts.results.writer if self.parts is not None else None
 
     @property
     def runtime(self) -> ProxyRuntime:
@@ -86,25 +93,16 @@ class ReplayStack:
     async def start(self) -> None:
         s, st = self.settings, self.stores
         try:
-            await ensure_database(st.results_dsn)
-            self.results = await ResultsStore.open(st.results_dsn)
-            self.writer = ResultsWriter(self.results, version="replay")
-            self.writer.start()
-            self.sink.writer = self.writer
+            self.parts = parts = Parts(s, stores=(st.production, st.sister), results_dsn=st.results_dsn,
+                                       version="replay")
             runner, self.legacy_url = await serve(legacy_app(st.production, s, clock=self.clock, consume=True))
             self._runners.append(runner)
             runner, self.new_url = await serve(new_app(s, st.production, st.sister))
             self._runners.append(runner)
-            self.validator = StoreValidator(st.production, st.sister, comparator_from_settings(s).compare,
-                                            stream=s.stores.cdc_stream, tz_offset=s.legacy.tz_offset_seconds,
-                                            readonly_role=s.new_service.readonly_role)
-            await self.validator.start()
-            ramp_redis = s.proxy.ramp_redis or st.sister.redis
-            await set_full_ramp(ramp_redis, s.proxy.ramp_key_prefix)
-            self.proxy_app = proxy_app(s.proxy, legacy_url=self.legacy_url, new_url=self.new_url,
-                                       tap_secret=s.new_service.tap_secret, ramp_redis_url=ramp_redis,
-                                       comparator=comparator_from_settings(s), sink=self.sink,
-                                       validator=self.validator, raised=self._raised)
+            await set_full_ramp(parts.ramp_redis, s.proxy.ramp_key_prefix)
+            self.proxy_app = parts.proxy_app(sink=parts.results_sink(self.sink), raised=self._raised,
+                                             legacy_url=self.legacy_url, new_url=self.new_url,
+                                             with_capture=s.capture.enabled)
             runner, self.proxy_url = await serve(self.proxy_app)
             self._runners.append(runner)
             await self.runtime.ramp.wait_until(lambda p: all(p[e] >= 100 for e in ENDPOINTS))
@@ -124,15 +122,8 @@ class ReplayStack:
             await self.writer.drain(timeout)
 
     async def stop(self) -> None:
-        """Proxy first (it drains its queue), then the services, validator and results writer."""
+        """Proxy first (it drains its queue, then closes the validator and the results pipeline), then
+        the services."""
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
-        if self.validator is not None:
-            await self.validator.close()
-            self.validator = None
-        if self.writer is not None:
-            await self.writer.close()
-        if self.results is not None:
-            await self.results.close()
-            self.results = None

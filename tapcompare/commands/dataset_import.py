@@ -1,6 +1,7 @@
-"""`tapcompare dataset import --from goreplay|har FILE --seed DATASET --out OUT`.
+"""`tapcompare dataset import --from capture|goreplay|har FILE --seed DATASET --out OUT`.
 
-Recorded traffic becomes a dataset's request log (PII scrubbed like the live capture); the seed
+Recorded traffic becomes a dataset's request log (PII scrubbed like the live capture; a live capture
+of `proxy serve` was scrubbed when recorded); the seed
 snapshot comes from another dataset (or a production export in the dataset format). Attach with
 `dataset.add_command(import_cmd)`.
 """
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from shadow_proxy.capture.dataset import read_records, seed_of, write_capture_dataset
+from shadow_proxy.capture.dataset import read_capture, read_records, seed_of, write_capture_dataset
 from shadow_proxy.capture.scrub import Scrubber
 from shadow_proxy.datasets.format import DatasetError
 from shadow_proxy.datasets.imports.common import ImportFormatError, ImportResult
@@ -19,7 +20,7 @@ from shadow_proxy.datasets.imports.goreplay import read_goreplay
 from shadow_proxy.datasets.imports.har import read_har
 from tapcompare.context import settings_from_click
 
-READERS = {"goreplay": read_goreplay, "har": read_har}
+READERS = {"capture": read_capture, "goreplay": read_goreplay, "har": read_har}
 
 
 @click.command("import")
@@ -36,7 +37,7 @@ READERS = {"goreplay": read_goreplay, "har": read_har}
 @click.pass_context
 def import_cmd(ctx: click.Context, fmt: str, source: Path, seed_path: Path, out: Path, pseudonym_key: str | None,
                keep_text: bool | None, skip_malformed: bool) -> None:
-    """Import GoReplay (.gor) or HAR 1.2 traffic as a dataset."""
+    """Import a live capture (`[capture]` of `proxy serve`), GoReplay (.gor) or HAR 1.2 traffic as a dataset."""
     capture = settings_from_click(ctx).capture
     scrubber = Scrubber(pseudonym_key or capture.pseudonym_key or None,
                         keep_text=capture.keep_text if keep_text is None else keep_text,

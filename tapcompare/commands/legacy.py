@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 import signal
 from dataclasses import asdict
 
@@ -13,7 +14,9 @@ from aiohttp import web
 from legacy_adapter.app import create_app
 from legacy_adapter.consumer import Consumer
 from legacy_adapter.schema import schema_sql
+from legacy_adapter.dataset_seed import seed_dataset
 from legacy_adapter.seeding import seed as seed_threads
+from shadow_proxy.capture.dataset import read_records, seed_of
 from legacy_adapter.store import LegacyStores
 from sister_stores.resolve import resolve_store_sets
 from tapcompare.context import settings_from_click
@@ -74,9 +77,14 @@ def consume(ctx: click.Context, name: str) -> None:
               show_default=True, help="Directory of <link fullname>.ndjson (+ .post.json) files.")
 @click.option("--only", multiple=True, help="Only this thread (link fullname, e.g. t3_haucpf); repeatable.")
 @click.option("--account", "accounts", multiple=True, help="Also create this account (for writes); repeatable.")
+@click.option("--dataset", "dataset_path", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Seed the seed snapshot of this dataset (`tapcompare dataset build`) instead of thread files, "
+                   "so traffic captured on top of it can later be replayed from the same start.")
 @click.pass_context
-def seed(ctx: click.Context, threads_dir: str, only: tuple[str, ...], accounts: tuple[str, ...]) -> None:
-    """Load Reddit threads into the production stores through the legacy model, build projections.
+def seed(ctx: click.Context, threads_dir: str, only: tuple[str, ...], accounts: tuple[str, ...],
+         dataset_path: str | None) -> None:
+    """Load Reddit threads (or a dataset's seed snapshot) into the production stores through the legacy
+    model, build projections.
 
     Applies the legacy schema first when it is missing; threads already present are skipped."""
     settings, production = _production(ctx)
@@ -88,7 +96,12 @@ def seed(ctx: click.Context, threads_dir: str, only: tuple[str, ...], accounts: 
         try:
             async with st.pg.acquire() as conn:  # idempotent (IF NOT EXISTS): a fresh `stores up` has no tables
                 await conn.execute(schema_sql())
-            report = await seed_threads(st, threads_dir, list(only) or None, accounts)
+            if dataset_path is None:
+                report: Any = await seed_threads(st, threads_dir, list(only) or None, accounts)
+            else:
+                records = [{"kind": "account", "name": name} for name in accounts]
+                records += seed_of(read_records(dataset_path))
+                report = await seed_dataset(st, records)
         finally:
             await st.close()
         for key, value in asdict(report).items():

@@ -6,7 +6,9 @@ import click
 from aiohttp import web
 
 from shadow_proxy.app import RUNNER_OPTIONS
-from shadow_proxy.wiring import WiringError, build_app
+from shadow_proxy.wiring import Parts, WiringError
+from sister_stores.guard import SameStoreError
+from sister_stores.local_servers import LocalStoreError
 from tapcompare.context import settings_from_click
 from telemetry.logs import configure_logging
 
@@ -19,15 +21,30 @@ def proxy() -> None:
 @proxy.command()
 @click.option("--host", default=None, help="Listen address (default: proxy.host).")
 @click.option("--port", type=int, default=None, help="Listen port (default: proxy.port).")
+@click.option("--responses-only", is_flag=True,
+              help="Inline mode: compare responses only, no 18-path store validation (the verdicts are still stored).")
 @click.option("--log-level", default="INFO", show_default=True)
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, log_level: str) -> None:
-    """Serve legacy responses, shadow the ramped share to the new service, compare."""
+def serve(ctx: click.Context, host: str | None, port: int | None, responses_only: bool, log_level: str) -> None:
+    """Serve legacy responses, shadow the ramped share to the new service, judge and store the verdicts.
+
+    proxy.compare_mode = "inline": this process compares responses, validates every shadowed write
+    on its six store paths and stores the verdicts in the results database. "stream": it publishes
+    comparison jobs for `tapcompare worker` processes and judges nothing itself."""
     settings = settings_from_click(ctx)
     configure_logging(log_level)
+    host = host or settings.proxy.host
+    port = port if port is not None else settings.proxy.port
     try:
-        app = build_app(settings)
-    except (WiringError, RuntimeError) as exc:
+        parts = Parts(settings, responses_only=responses_only)
+        parts.store_sets  # the prod-vs-sister guard, before anything starts
+        app = parts.proxy_app()
+    except (WiringError, SameStoreError, LocalStoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    web.run_app(app, host=host or settings.proxy.host, port=port or settings.proxy.port,
-                access_log=None, print=lambda msg: click.echo(msg, err=True), handler_args=RUNNER_OPTIONS)
+    mode = settings.proxy.compare_mode
+    judged = ("publishes comparison jobs to the stream for `tapcompare worker`" if mode == "stream" else
+              "compares responses" + ("" if responses_only else " and validates writes on the 18 store paths")
+              + f"; results in {parts.results_dsn}")
+    click.echo(f"shadow proxy on http://{host}:{port} -> legacy {parts.legacy_url}, rewrite {parts.new_url} "
+               f"({mode} mode: {judged})", err=True)
+    web.run_app(app, host=host, port=port, access_log=None, print=None, handler_args=RUNNER_OPTIONS)

@@ -9,14 +9,16 @@ import asyncio
 import signal
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 
 from config import Settings
-from diff_reports.ui.app import create_app as ui_app
 from shadow_proxy.datasets.build import BuildOptions, build_dataset
+from shadow_proxy.capture.dataset import read_records
 from shadow_proxy.datasets.format import DatasetError, write_dataset
 from shadow_proxy.replay.gate import POLICIES, BaselineError
 from shadow_proxy.replay.run import ReplayOptions, ReplayResult, run_replay
@@ -31,25 +33,37 @@ from telemetry.logs import configure_logging
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 DEMO_DIR = Path(".tapcompare/demo")
+T = TypeVar("T")
 DEMO_MAX_COMMENTS = 50  # about 3,300 requests, under 2 minutes on 2 cores (README)
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM (a supervisor, `kill`) ends the run like Ctrl-C does, so the local servers are stopped."""
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+async def _until_signalled(main: Coroutine[Any, Any, T]) -> T:
+    """Run `main`; SIGTERM (a supervisor, `kill`) cancels it as Ctrl-C does, so every `finally`
+    runs and the local servers are stopped. The handler lives only as long as this run."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(main)
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await task
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, interrupt)
+
+def _run(main: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run with SIGTERM treated like Ctrl-C (both end as KeyboardInterrupt here)."""
+    try:
+        return asyncio.run(_until_signalled(main))
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None
 
 
 def _replay(settings: Settings, options: ReplayOptions, stores_dir: str, keep_stores: bool) -> ReplayResult:
-    _stop_on_sigterm()
     try:
         stores = open_stores(settings, stores_dir)
     except (LocalStoreError, SameStoreError) as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        return asyncio.run(run_replay(settings, stores, options, console=console))
+        return _run(run_replay(settings, stores, options, console=console))
     except (DatasetError, BaselineError, ReplayStoresError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -107,28 +121,73 @@ def build_demo_dataset(max_comments: int | None, seed: int = 7) -> tuple[Path, d
     return path, header
 
 
-async def _serve_ui(stores: ReplayStores, settings: Settings) -> None:
-    rs = settings.reports
-    app = ui_app(None, rs.token, dsn=stores.results_dsn)
+def _example_targets(path: Path) -> tuple[str, str, str]:
+    """(link id36, a comment fullname, an account name) from the dataset, for the printed curl lines."""
+    link = comment = account = ""
+    for record in read_records(path):
+        kind = record.get("kind")
+        if kind == "link" and not link:
+            link = record["fullname"].split("_", 1)[1]
+        elif kind == "comment" and not comment and not record.get("deleted"):
+            comment = record["fullname"]
+        elif kind == "account" and not account:
+            account = record["name"]
+        if link and comment and account:
+            break
+    return link, comment, account
+
+
+async def _demo(settings: Settings, stores: ReplayStores, options: ReplayOptions, serve_after: bool,
+                started: float) -> ReplayResult:
+    """The replay; then, unless told not to, the whole stack and the reviewer UI keep serving until
+    Ctrl-C or SIGTERM, for a person to send their own requests."""
+    result = await run_replay(settings, stores, options, console=console)
+    print_summary(result, console)
+    console.print(f"[bold]demo took {time.perf_counter() - started:.1f}s[/bold]")
+    if not serve_after:
+        return result
+    stack = result.stack
+    assert stack.parts is not None
     try:
-        runner, url = await serve(app, rs.host, rs.port)
-    except OSError:
-        runner, url = await serve(app, rs.host, 0)  # the configured port is taken: any free one
-    console.print(f"[bold]report UI:[/bold] {url}/  (token: {rs.token}) - Ctrl-C to stop")
-    try:
-        await asyncio.Event().wait()
+        rs = settings.reports
+        ui = stack.parts.ui_app()
+        try:
+            runner, ui_url = await serve(ui, rs.host, rs.port)
+        except OSError:
+            runner, ui_url = await serve(ui, rs.host, 0)  # the configured port is taken: any free one
+        try:
+            link, comment, account = _example_targets(options.dataset)
+            proxy = stack.proxy_url
+            console.print(f"""
+[bold]The stack keeps running[/bold] (proxy at 100% on every endpoint; every request you send is shadowed,
+judged on its paths and stored). Ctrl-C stops everything.
+  proxy:       {proxy}   (what clients call; /metrics, /ready)
+  legacy:      {stack.legacy_url}
+  rewrite:     {stack.new_url}
+  reviewer UI: {ui_url}/   token: {rs.token}
+Try:
+  curl -s '{proxy}/comments/{link}?limit=3&sort=top'
+  curl -s -X POST -H 'X-Auth-User: {account}' -d 'id={comment}&dir=1' {proxy}/api/vote
+  curl -s {proxy}/metrics | grep tapcompare_verdicts_total
+""", highlight=False, soft_wrap=True)
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
     finally:
-        await runner.cleanup()
+        await stack.stop()
+    return result
 
 
 @click.command()
-@click.option("--no-serve", is_flag=True, help="Exit after the replay instead of serving the report UI.")
+@click.option("--no-serve", is_flag=True,
+              help="Exit after the replay instead of keeping the proxy, legacy, rewrite and reviewer UI serving.")
 @click.option("--max-comments-per-thread", type=click.IntRange(1), default=DEMO_MAX_COMMENTS, show_default=True,
               help="Trim each bundled thread to its first N comments (1000: the whole threads, much slower).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEMO_DIR / "report", show_default=True)
 @click.pass_context
 def demo(ctx: click.Context, no_serve: bool, max_comments_per_thread: int, out: Path) -> None:
-    """Local stores, legacy, rewrite and proxy; a dataset from the bundled real threads, replayed; the report UI."""
+    """Local stores, legacy, rewrite and proxy; a dataset from the bundled real threads, replayed; then the
+    whole stack and the reviewer UI keep serving so you can send your own requests (Ctrl-C stops it all)."""
     started = time.perf_counter()
     settings = settings_from_click(ctx)
     configure_logging("WARNING", json=False)
@@ -137,20 +196,14 @@ def demo(ctx: click.Context, no_serve: bool, max_comments_per_thread: int, out: 
                   f"{max_comments_per_thread} comments ({header['comments_used']} of the "
                   f"{header['comments_available']} bundled comments; --max-comments-per-thread to change); "
                   f"requests {header['requests']}")
-    options = ReplayOptions(path, concurrency=8, fail_on="none", out=out)
-    _stop_on_sigterm()
+    options = ReplayOptions(path, concurrency=8, fail_on="none", out=out, keep_running=not no_serve)
     try:
         stores = open_stores(settings, DEFAULT_STORES_DIR)
     except (LocalStoreError, SameStoreError) as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        result = asyncio.run(run_replay(settings, stores, options, console=console))
-        print_summary(result, console)
-        console.print(f"[bold]demo took {time.perf_counter() - started:.1f}s[/bold]")
-        if not no_serve:
-            try:
-                asyncio.run(_serve_ui(stores, settings))
-            except KeyboardInterrupt:
-                pass
+        _run(_demo(settings, stores, options, serve_after=not no_serve, started=started))
+    except KeyboardInterrupt:
+        console.print("stopped")
     finally:
         stores.down()

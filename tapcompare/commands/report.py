@@ -24,19 +24,11 @@ from diff_reports.store import queries
 from diff_reports.store.lifecycle import LifecycleError, accept_group, fix_group, reopen_group
 from diff_reports.store.queries import Filters
 from diff_reports.store.store import ResultsStore, ensure_database
-from diff_reports.ui.app import create_app
-from sister_stores.resolve import resolve_store_sets
+from shadow_proxy.wiring import Parts, results_dsn
 from tapcompare.context import settings_from_click
 
 console = Console()
 T = TypeVar("T")
-
-
-def results_dsn(settings: Settings) -> str:
-    if settings.reports.results_dsn:
-        return settings.reports.results_dsn
-    _, sister = resolve_store_sets(settings)
-    return sister.with_database(settings.reports.results_database).postgres
 
 
 def _with_store(ctx: click.Context, action: Callable[[ResultsStore], Awaitable[T]]) -> T:
@@ -91,9 +83,10 @@ def report() -> None:
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the reviewer UI (token: [reports] token); purges results past retention hourly."""
     settings = settings_from_click(ctx)
-    dsn = results_dsn(settings)
+    parts = Parts(settings)
+    dsn = parts.results_dsn
     asyncio.run(ensure_database(dsn))
-    app = create_app(None, settings.reports.token, dsn=dsn, retention_days=settings.reports.retention_days)
+    app = parts.ui_app()
     host, port = host or settings.reports.host, port if port is not None else settings.reports.port
     click.echo(f"reviewer UI on http://{host}:{port}/ (results: {dsn})")
     web.run_app(app, host=host, port=port, print=None)

@@ -1,12 +1,11 @@
 """Replay a dataset with capture on, then replay the captured dataset: the same verdict counts.
 
-`shadow_proxy.replay` builds its proxy itself; the capture is attached by handing its stack a
-`create_app` with the recorder bound (until the replay stack takes a recorder of its own).
+The replay's proxy comes from the composition root, so `[capture] enabled` records its traffic
+exactly as `proxy serve` does.
 """
 
 from __future__ import annotations
 
-import functools
 import shutil
 import uuid
 from pathlib import Path
@@ -14,10 +13,8 @@ from pathlib import Path
 import pytest
 
 from config import Settings
-from shadow_proxy.app import create_app
+from config.settings import CaptureSettings
 from shadow_proxy.capture.dataset import read_records, seed_of, write_capture_dataset
-from shadow_proxy.capture.recorder import CaptureRecorder
-from shadow_proxy.capture.scrub import Scrubber
 from shadow_proxy.datasets.build import BuildOptions, build_dataset
 from shadow_proxy.datasets.format import write_dataset
 from sister_stores.databases import drop_database
@@ -25,22 +22,20 @@ from tests.contract.seed import THREADS_DIR
 from tests.support.stores import StoreSets, fresh_sets, release_sets
 
 replay_run = pytest.importorskip("shadow_proxy.replay.run")
-replay_stack = pytest.importorskip("shadow_proxy.replay.stack")
 replay_stores = pytest.importorskip("shadow_proxy.replay.stores")
 
 
-async def _replay(sets: StoreSets, dataset: Path, out: Path):
+async def _replay(sets: StoreSets, dataset: Path, out: Path, settings: Settings | None = None):
     results_dsn = sets.sister.with_database(f"r_{uuid.uuid4().hex[:10]}").postgres
     stores = replay_stores.ReplayStores(sets.production, sets.sister, results_dsn, None)
     try:
-        return await replay_run.run_replay(Settings(), stores, replay_run.ReplayOptions(
+        return await replay_run.run_replay(settings or Settings(), stores, replay_run.ReplayOptions(
             dataset=dataset, fresh=False, progress=False, out=out, fail_on="none", settle_timeout_s=60.0))
     finally:
         await drop_database(results_dsn)
 
 
-async def test_captured_replay_reproduces_the_verdict_counts(local_stores, stores, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_captured_replay_reproduces_the_verdict_counts(local_stores, stores, tmp_path: Path) -> None:
     threads = tmp_path / "threads"
     threads.mkdir()
     for name in ("t3_fo7p5b", "t3_fjn0j9"):  # small real threads with creates, replies and an edit to replay
@@ -50,10 +45,10 @@ async def test_captured_replay_reproduces_the_verdict_counts(local_stores, store
     original = tmp_path / "original.jsonl"
     write_dataset(original, records)
 
-    recorder = CaptureRecorder(tmp_path / "capture.jsonl", Scrubber("roundtrip"))
-    monkeypatch.setattr(replay_stack, "proxy_app", functools.partial(create_app, recorder=recorder))
-    first = await _replay(stores, original, tmp_path / "out1")
-    monkeypatch.undo()
+    capture = CaptureSettings(enabled=True, path=str(tmp_path / "capture.jsonl"), pseudonym_key="roundtrip")
+    first = await _replay(stores, original, tmp_path / "out1", Settings(capture=capture))
+    recorder = first.stack.runtime.recorder
+    assert recorder is not None
     assert not first.drive.unresolved and not first.drive.transport_errors
     assert recorder.dropped == 0 and recorder.written == first.drive.sent - recorder.skipped.total()
 
