@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 .PHONY: demo test system-deps venv stores-down clean bench
 
 system-deps:
-	@scripts/install-system-deps.sh chromium
+	@scripts/install-system-deps.sh chromium prometheus
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -5,7 +5,8 @@ call it on any thread. Series (used by deploy/grafana/tapcompare.json):
 
 - `tapcompare_verdicts_total{path, endpoint, verdict}`: every verdict, pre-created at 0 for the
   18 write paths and the response paths so "never exercised" is visible;
-- `tapcompare_differences_total{path, kind}`: differing fields not explained by a rule;
+- `tapcompare_differences_total{path, kind}`: differing fields not explained by a rule (also
+  pre-created at 0 per path and kind);
 - `tapcompare_side_latency_seconds{endpoint, side}`: legacy vs new latency from record timings;
 - `tapcompare_results_{submitted,written,dropped,failed}_total`, `tapcompare_results_pending`:
   the batching results writer, read from its stats at scrape time.
@@ -19,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from diff_reports.compare import DIFFERENCE_KINDS
 from diff_reports.grouping import endpoint_of
 from diff_reports.types import (
     ALL_WRITE_PATHS,
@@ -48,6 +50,8 @@ class VerdictMetrics:
         for path in ALL_PATHS:
             for verdict in VerdictKind:
                 self.verdicts.labels(path, endpoint_of(path), verdict.value)
+            for kind in DIFFERENCE_KINDS:
+                self.differences.labels(path, kind)
 
     def observe(self, record: VerdictRecord) -> None:
         endpoint = endpoint_of(record.path)

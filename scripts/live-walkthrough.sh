@@ -62,7 +62,9 @@ up() {
   start consume "$TC" legacy consume
   start new "$TC" new serve --mode tap
   start proxy "$TC" proxy serve
-  if [ "$MODE" = stream ]; then start worker "$TC" worker --port "$WORKER_PORT"; fi
+  if [ "$MODE" = stream ]; then
+    start worker "$TC" worker --port "$WORKER_PORT"
+  fi
   start ui "$TC" report serve
   wait_http "$LEGACY/health" legacy
   wait_http "http://$(setting new_service.host):$(setting new_service.port)/health" new
@@ -79,12 +81,14 @@ up() {
 send() {  # send ENDPOINT METHOD PATH [USER [FORM]]: through the proxy; logs "endpoint status" to sent.tsv
   local endpoint=$1 method=$2 path=$3 user=${4:-} form=${5:-} out status
   out="$WALK_DIR/last-response.json"
+  mkdir -p "$WALK_DIR/responses"
   if [ "$method" = GET ]; then
     status=$(curl -s -o "$out" -w '%{http_code}' "$PROXY$path")
   else
     status=$(curl -s -o "$out" -w '%{http_code}' -X POST -H "X-Auth-User: $user" --data "$form" "$PROXY$path")
   fi
   printf '%s\t%s\n' "$endpoint" "$status" >>"$WALK_DIR/sent.tsv"
+  cp "$out" "$WALK_DIR/responses/$(wc -l <"$WALK_DIR/sent.tsv" | tr -d ' ')-$endpoint.json"
   echo "$endpoint $method $path -> $status"
 }
 
@@ -118,7 +122,7 @@ report() {
   local expected
   expected=$(awk -F'\t' '$2 ~ /^2/ { n += ($1 ~ /^(create|update|increment)$/) ? 7 : 1 } END { print n + 0 }' "$WALK_DIR/sent.tsv")
   for _ in $(seq 1 600); do
-    "$TC" report export --format json --out "$WALK_DIR/report.json" >/dev/null
+    "$TC" report export --format json --out "$WALK_DIR/report.json" >/dev/null  # polling, not in README
     if [ "$("$PY" -c "import json, sys; print(json.load(open(sys.argv[1]))['total'])" "$WALK_DIR/report.json")" -ge "$expected" ]; then
       break
     fi
@@ -147,8 +151,7 @@ replay_capture() {
   local capture
   capture=$(setting capture.path)
   "$TC" dataset import --from capture "$capture" --seed "$WALK_DIR/seed.jsonl" --out "$WALK_DIR/captured.jsonl"
-  "$TC" replay "$WALK_DIR/captured.jsonl" --fail-on any --out "$WALK_DIR/replay" --no-progress \
-    --stores-dir "$WALK_DIR/replay-stores"
+  "$TC" replay "$WALK_DIR/captured.jsonl" --fail-on any --out "$WALK_DIR/replay" --stores-dir "$WALK_DIR/replay-stores"
 }
 
 case "${1:-all}" in
