@@ -40,7 +40,6 @@ import redis.asyncio as aioredis  # noqa: E402
 from prometheus_client import CollectorRegistry  # noqa: E402
 
 from config import ProxySettings, Settings  # noqa: E402
-from diff_reports.configure import comparator_from_settings  # noqa: E402
 from diff_reports.types import Observation  # noqa: E402
 from shadow_proxy.jobs.codec import CapturedRequest, ComparisonJob, encode  # noqa: E402
 from shadow_proxy.jobs.metrics import BacklogMetrics  # noqa: E402
@@ -79,14 +78,14 @@ def make_jobs(n: int, tag: str, mix: str = "mixed") -> list[bytes]:
 
 # -- worker processes -----------------------------------------------------------------------------
 def run_worker(args: argparse.Namespace) -> None:
-    from shadow_proxy.jobs.service import WorkerAddresses, WorkerService, serve_worker
-    from shadow_proxy.protocols import NoWriteValidation
+    from shadow_proxy.jobs.service import serve_worker
+    from shadow_proxy.wiring import Parts
 
-    settings = ProxySettings(compare_mode="stream", jobs_stream=args.stream, jobs_group=args.group,
-                             guard_enabled=False, admin_token="bench-admin-token")
-    service = WorkerService(settings, WorkerAddresses(args.redis, args.dsn, args.redis),
-                            comparator_from_settings(Settings()), NoWriteValidation(), consumer=args.consumer,
-                            batch=args.batch, compare_threads=1)
+    proxy = ProxySettings(compare_mode="stream", jobs_stream=args.stream, jobs_group=args.group, jobs_redis=args.redis,
+                          ramp_redis=args.redis, guard_enabled=False, admin_token="bench-admin-token")
+    # The worker `tapcompare worker --responses-only` runs, from the composition root.
+    parts = Parts(Settings(proxy=proxy), results_dsn=args.dsn, responses_only=True)
+    service = parts.worker_service(consumer=args.consumer, batch=args.batch, compare_threads=1)
     asyncio.run(serve_worker(service, "127.0.0.1", 0))
 
 

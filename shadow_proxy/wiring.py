@@ -80,15 +80,28 @@ class ResultsPipeline:
     metrics: VerdictMetrics
     registry: CollectorRegistry
     version: str | None = None
+    flush_interval_s: float = 0.5
     store: ResultsStore | None = None
     writer: ResultsWriter | None = None
+    _tracked: bool = False
 
     async def start(self) -> None:
         await ensure_database(self.dsn)
         self.store = await ResultsStore.open(self.dsn)
-        self.writer = ResultsWriter(self.store, version=self.version, observe=self.metrics.observe)
-        track_writer(self.registry, self.writer)
+        self.writer = ResultsWriter(self.store, version=self.version, observe=self.metrics.observe,
+                                    flush_interval_s=self.flush_interval_s)
+        if not self._tracked:  # a restarted component keeps its registry: one collector for its life
+            track_writer(self.registry, self)
+            self._tracked = True
         self.writer.start()
+
+    @property
+    def stats(self) -> WriterStats:
+        return self.writer.stats if self.writer is not None else WriterStats()
+
+    @property
+    def pending(self) -> int:
+        return self.writer.pending if self.writer is not None else 0
 
     async def drain(self, timeout: float) -> None:
         if self.writer is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,15 +20,14 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from config import NewServiceSettings, ProxySettings, Settings
-from diff_reports.configure import comparator_from_settings
-from diff_reports.store.store import ResultsStore
 from diff_reports.store.writer import ResultsWriter
 from diff_reports.types import VerdictRecord
 from legacy_adapter.app import create_app as legacy_app
 from legacy_adapter.consumer import GROUP, Consumer
 from new_comments_service.app import create_app as new_app
-from shadow_proxy.app import PROXY, ProxyRuntime, create_app as proxy_app, runner_options
-from shadow_proxy.validation.store_validator import StoreValidator
+from shadow_proxy.app import PROXY, ProxyRuntime, runner_options
+from shadow_proxy.sinks import ResultsSink
+from shadow_proxy.wiring import Parts
 from sister_stores.addresses import StoreAddresses
 from sister_stores.databases import apply_sql
 from sister_stores.local_servers import LocalStores
@@ -54,16 +53,13 @@ class LegacyAnswer:
     raised: str | None = None
 
 
-class RecordingSink:
-    """Every verdict kept (for accounting by request id) and handed on to the results writer."""
+class RecordingSink(ResultsSink):
+    """The live proxy's sink (every verdict to the results writer), keeping every verdict too (for
+    accounting by request id)."""
 
-    def __init__(self, writer: ResultsWriter) -> None:
-        self.records: list[VerdictRecord] = []
-        self.writer = writer
-
-    async def record(self, record: VerdictRecord) -> None:
-        self.records.append(record)
-        self.writer.submit(record)
+    def __init__(self) -> None:
+        super().__init__()
+        self.records = deque()  # unbounded: the tests account for every verdict
 
     def by_request(self) -> dict[str, list[VerdictRecord]]:
         out: dict[str, list[VerdictRecord]] = {}
@@ -166,26 +162,23 @@ class FaultStack:
         await seed_store_set(self.production, self.settings)
         self.results_dsn = self.sister.with_database(RESULTS_DB).postgres
         await apply_sql(self.sister.postgres, f'CREATE DATABASE "{RESULTS_DB}"')
-        self.results = await ResultsStore.open(self.results_dsn)
-        self.writer = ResultsWriter(self.results, flush_interval_s=0.05)
-        self.writer.start()
-        self.sink = RecordingSink(self.writer)
+        proxy_settings = ProxySettings(admin_token="fault-admin-token", guard_enabled=False, shadow_timeout_s=2.0,
+                                       validate_timeout_s=10.0, shadow_workers=4, queue_size=1000,
+                                       ramp_redis=self.sister.redis)
+        self.settings = self.settings.model_copy(update={"proxy": proxy_settings})
+        # The parts `proxy serve` runs, from the one composition root; the results pipeline and the
+        # validator start and stop with the proxy app.
+        self.parts = Parts(self.settings, stores=(self.production, self.sister), results_dsn=self.results_dsn)
+        self.parts.results.flush_interval_s = 0.05
+        self.sink = self.parts.results_sink(RecordingSink())
         self.consumer = ConsumerHandle(self.production.redis, self.settings.stores.cdc_stream)
         self.consumer.start()
         self.legacy = Served(self._legacy_app)
         await self.legacy.start()
         self.new = Served(lambda: new_app(self.settings, self.production, self.sister))
         await self.new.start()
-        comparator = comparator_from_settings(self.settings)
-        self.validator = StoreValidator(self.production, self.sister, comparator.compare,
-                                        stream=self.settings.stores.cdc_stream,
-                                        tz_offset=self.settings.legacy.tz_offset_seconds, readonly_role=READONLY_ROLE)
-        await self.validator.start()
-        proxy_settings = ProxySettings(admin_token="fault-admin-token", guard_enabled=False, shadow_timeout_s=2.0,
-                                       validate_timeout_s=10.0, shadow_workers=4, queue_size=1000)
-        self.proxy = Served(lambda: proxy_app(proxy_settings, legacy_url=self.legacy.url, new_url=self.new.url,
-                                              tap_secret=SECRET, ramp_redis_url=self.sister.redis,
-                                              comparator=comparator, sink=self.sink, validator=self.validator))
+        self.proxy = Served(lambda: self.parts.proxy_app(sink=self.sink, legacy_url=self.legacy.url,
+                                                         new_url=self.new.url, with_capture=False))
         await self.proxy.start()
         runtime = self.runtime
         for endpoint in ("info", "comments", "morechildren", "create", "update", "increment"):
@@ -196,6 +189,11 @@ class FaultStack:
         app = legacy_app(self.production, self.settings, consume=False)
         app.middlewares.insert(0, recording_middleware(self.answers))
         return app
+
+    @property
+    def writer(self) -> ResultsWriter:
+        assert self.parts.results.writer is not None
+        return self.parts.results.writer
 
     @property
     def runtime(self) -> ProxyRuntime:
@@ -260,11 +258,6 @@ class FaultStack:
                     await served.stop()
             if getattr(self, "consumer", None) is not None and self.consumer.task is not None:
                 await self.consumer.kill(expect_alive=False)
-            for name in ("validator", "writer", "results"):
-                part = getattr(self, name, None)
-                if part is not None:
-                    delattr(self, name)
-                    await part.close()
         finally:
             if self.local is not None:
                 local, self.local = self.local, None
