@@ -163,7 +163,8 @@ class Parts:
 
     @cached_property
     def results_dsn(self) -> str:
-        return self._results_dsn or results_dsn(self.settings, self.store_sets[1])
+        # Configured addresses first: a worker or proxy given every address resolves no store set.
+        return self._results_dsn or self.settings.reports.results_dsn or results_dsn(self.settings, self.store_sets[1])
 
     @cached_property
     def ramp_redis(self) -> str:
