@@ -18,6 +18,11 @@ def _server_dsn(dsn: str, database: str = "postgres") -> str:
     return f"{head}/{database}"
 
 
+def _ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def database_name(dsn: str) -> str:
     return dsn.rpartition("/")[2].split("?")[0]
 
@@ -71,19 +76,22 @@ async def mirror_schema(production_dsn: str, sister_dsn: str) -> None:
 
 
 async def ensure_readonly_role(dsn: str, role: str) -> None:
-    """A login role that can only SELECT in `dsn`'s public schema: the rewrite's production access."""
+    """A login role that can only SELECT in `dsn`'s public schema: the rewrite's production access.
+
+    Only grants: the database's own privileges for PUBLIC are left alone (revoking CONNECT from
+    PUBLIC would lock every other application role out of a real production database)."""
     conn = await asyncpg.connect(dsn)
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+        quoted = _ident(role)
         if not exists:
-            await conn.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE')
-        db = database_name(dsn)
-        await conn.execute(f'REVOKE ALL ON DATABASE "{db}" FROM PUBLIC')
-        await conn.execute(f'GRANT CONNECT ON DATABASE "{db}" TO "{role}"')
-        await conn.execute(f'REVOKE CREATE ON SCHEMA public FROM PUBLIC')
-        await conn.execute(f'GRANT USAGE ON SCHEMA public TO "{role}"')
-        await conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"')
-        await conn.execute(f'ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO "{role}"')
+            await conn.execute(f"CREATE ROLE {quoted} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
+        await conn.execute(f"GRANT CONNECT ON DATABASE {_ident(database_name(dsn))} TO {quoted}")
+        # PostgreSQL < 15 lets PUBLIC create in schema public (15+ no longer does).
+        await conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        await conn.execute(f"GRANT USAGE ON SCHEMA public TO {quoted}")
+        await conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {quoted}")
+        await conn.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {quoted}")
     finally:
         await conn.close()
 

@@ -27,6 +27,7 @@ from diff_reports.store.store import ResultsStore, ensure_database
 from diff_reports.ui.app import create_app
 from sister_stores.resolve import resolve_store_sets
 from tapcompare.context import settings_from_click
+from tapcompare.preflight import require_ready
 
 console = Console()
 T = TypeVar("T")
@@ -91,10 +92,10 @@ def report() -> None:
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the reviewer UI (token: [reports] token); purges results past retention hourly."""
     settings = settings_from_click(ctx)
-    dsn = results_dsn(settings)
-    asyncio.run(ensure_database(dsn))
-    app = create_app(None, settings.reports.token, dsn=dsn, retention_days=settings.reports.retention_days)
     host, port = host or settings.reports.host, port if port is not None else settings.reports.port
+    require_ready(settings, "report", host)
+    dsn = results_dsn(settings)
+    app = create_app(None, settings.reports.token, dsn=dsn, retention_days=settings.reports.retention_days)
     click.echo(f"reviewer UI on http://{host}:{port}/ (results: {dsn})")
     web.run_app(app, host=host, port=port, print=None)
 
