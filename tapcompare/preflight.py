@@ -16,20 +16,17 @@ from config.safety import SECRETS_BY_COMPONENT, default_secrets_in_use, env_name
 from diff_reports.store.migrations import MIGRATIONS, current_version
 from legacy_adapter.schema import schema_sql
 from sister_stores.addresses import StoreAddresses
-from sister_stores.databases import readonly_dsn
-from sister_stores.guard import SameStoreError
-from sister_stores.local_servers import LocalStoreError
-from sister_stores.prepare import (
-    FIX,
-    StoreUnreachable,
-    connect_postgres,
+from sister_stores.databases import (
+    database_name,
     missing_tables,
-    probe_memcached,
-    probe_redis,
+    readonly_dsn,
     readonly_role_problems,
     schema_tables,
     structure,
 )
+from sister_stores.guard import SameStoreError
+from sister_stores.local_servers import LocalStoreError
+from sister_stores.prepare import FIX, StoreUnreachable, connect_postgres, probe_memcached, probe_redis
 from sister_stores.resolve import check_results_distinct, resolve_store_sets, results_address, store_keys
 
 COMPONENTS = tuple(SECRETS_BY_COMPONENT)
@@ -83,10 +80,11 @@ async def _check(settings: Settings, needs: _Needs, production: StoreAddresses, 
     if needs.production_schema or needs.readonly_role or needs.sister:
         conn = await connect_postgres(production.postgres, keys["production.postgres"], missing_ok=True)
         if conn is None:
-            raise _missing(f"production.postgres database {production.postgres.rpartition('/')[2]}")
+            raise _missing(f"production.postgres database {database_name(production.postgres)}")
         try:
             if missing := await missing_tables(conn, tables):
-                raise _missing("production.postgres legacy schema", "no table " + ", ".join(missing))
+                what = "no legacy table" if len(missing) == len(tables) else "no table " + ", ".join(missing)
+                raise _missing("production.postgres legacy schema", what)
             if needs.readonly_role:
                 await _readonly_role(conn, settings, production, tables)
             if needs.sister:
@@ -127,7 +125,7 @@ async def _readonly_role(conn, settings: Settings, production: StoreAddresses, t
 async def _sister_schema(prod, sister: StoreAddresses, key: str) -> None:
     conn = await connect_postgres(sister.postgres, key, missing_ok=True)
     if conn is None:
-        raise _missing(f"sister.postgres database {sister.postgres.rpartition('/')[2]}")
+        raise _missing(f"sister.postgres database {database_name(sister.postgres)}")
     try:
         reference, mine = await structure(prod), await structure(conn)
     finally:
@@ -144,7 +142,7 @@ async def _results(settings: Settings, production: StoreAddresses, sister: Store
     check_results_distinct(production, sister, dsn, key)
     conn = await connect_postgres(dsn, key, missing_ok=True)
     if conn is None:
-        raise _missing(f"results database {dsn.rpartition('/')[2].split('?')[0]}")
+        raise _missing(f"results database {database_name(dsn)}")
     try:
         version = await current_version(conn)
     finally:
