@@ -106,13 +106,24 @@ def redact(address: str) -> str:
         return address
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in out:
+        out.append(current)
+        current = current.__cause__ or current.__context__
+    return out
+
+
 def _reason(exc: BaseException, timeout: float) -> str:
     text = " ".join(str(exc).split())
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+    chain = _causes(exc)  # client libraries wrap the socket error (redis: "Error 111 connecting...")
+    if any(isinstance(e, (asyncio.TimeoutError, TimeoutError)) for e in chain):
         return f"no answer within {timeout:g} s"
-    if isinstance(exc, ConnectionRefusedError) or "refused" in text.lower():
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text.lower() \
+            or "connect call failed" in text.lower():
         return "connection refused"
-    if isinstance(exc, socket.gaierror) or "name or service not known" in text.lower():
+    if any(isinstance(e, socket.gaierror) for e in chain) or "name or service not known" in text.lower():
         return "host not found"
     if isinstance(exc, asyncpg.InvalidPasswordError):
         return "password authentication failed"

@@ -160,7 +160,8 @@ def _one_line(text: str) -> str:
     return "; ".join(lines)
 
 
-def _same_store_line(exc: SameStoreError) -> str:
+def same_store_line(exc: SameStoreError) -> str:
+    """The guard's refusal on one line, each clash named by its settings key."""
     head, *clashes = [line.strip() for line in str(exc).splitlines() if line.strip()]
     if not clashes:
         return head
@@ -183,6 +184,6 @@ def require_ready(settings: Settings, component: str, host: str | None = None, *
         production, sister = resolve_store_sets(settings)
         asyncio.run(_check(settings, _needs(settings, component, sister, validate), production, sister))
     except SameStoreError as exc:
-        raise click.ClickException(_same_store_line(exc)) from None
+        raise click.ClickException(same_store_line(exc)) from None
     except (LocalStoreError, StoreUnreachable, NotReady) as exc:
         raise click.ClickException(_one_line(str(exc))) from None

@@ -19,6 +19,7 @@ from sister_stores.local_servers import SET_NAMES, LocalStoreError
 from sister_stores.prepare import FIX, MISSING, Piece, PrepareFailed, PreparePlan, ResultsSchema, prepare_stores
 from sister_stores.resolve import check_results_distinct, local_stores, resolve_store_sets, results_address, store_keys
 from tapcompare.context import settings_from_click
+from tapcompare.preflight import same_store_line
 
 console = Console()
 
@@ -103,7 +104,7 @@ def _prepare_or_fail(settings: Settings, *, check_only: bool, echo: Callable[[st
         plan = plan_for(settings)
         pieces = asyncio.run(prepare_stores(plan, check_only=check_only, report=lambda piece: echo(piece.line())))
     except SameStoreError as exc:
-        raise click.ClickException(" ".join(str(exc).split())) from None
+        raise click.ClickException(same_store_line(exc)) from None
     except LocalStoreError as exc:
         raise click.ClickException(str(exc)) from None
     except PrepareFailed as exc:
