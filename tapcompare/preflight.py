@@ -14,7 +14,6 @@ import click
 from config import Settings
 from config.safety import SECRETS_BY_COMPONENT, default_secrets_in_use, env_name
 from diff_reports.store.migrations import MIGRATIONS, current_version
-from legacy_adapter.schema import schema_sql
 from sister_stores.addresses import StoreAddresses
 from sister_stores.databases import (
     database_name,
@@ -74,9 +73,17 @@ def _needs(settings: Settings, component: str, sister: StoreAddresses, validate:
     return _Needs(results=True, redis=(ramp,), **(stores if validate else {}))
 
 
+def _legacy_tables() -> tuple[str, ...]:
+    # Imported here, not at module level: `new serve` imports this module, and the rewrite's
+    # command loads no legacy module (tests/new_service/test_infra.py); only the table names are read.
+    from legacy_adapter.schema import schema_sql
+
+    return schema_tables(schema_sql())
+
+
 async def _check(settings: Settings, needs: _Needs, production: StoreAddresses, sister: StoreAddresses) -> None:
     keys = store_keys(settings)
-    tables = schema_tables(schema_sql())
+    tables = _legacy_tables()
     if needs.production_schema or needs.readonly_role or needs.sister:
         conn = await connect_postgres(production.postgres, keys["production.postgres"], missing_ok=True)
         if conn is None:
