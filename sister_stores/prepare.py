@@ -17,6 +17,7 @@ import asyncio
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -33,6 +34,7 @@ from sister_stores.databases import (
     structure,
 )
 
+T = TypeVar("T")
 FIX = "tapcompare stores prepare"
 CONNECT_TIMEOUT_S = 5.0
 
@@ -100,6 +102,7 @@ def redact(address: str) -> str:
         if parts.password is None:
             return address
         host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
         netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
         return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
     except ValueError:
@@ -381,10 +384,12 @@ async def prepare_stores(plan: PreparePlan, *, check_only: bool = False,
     await _reachability(run)
     prod = sister = None
     try:
-        prod = await _database(run, "production.postgres", plan.production.postgres, run.key("production.postgres"))
+        prod = await _step(run, f"production.postgres database {database_name(plan.production.postgres)}",
+                           _database(run, "production.postgres", plan.production.postgres, run.key("production.postgres")))
         ready = await _step(run, "production.postgres legacy schema", _legacy_schema(run, prod, tables))
         await _step(run, f"production.postgres read-only role {plan.readonly_role}", _readonly_role(run, prod, tables))
-        sister = await _database(run, "sister.postgres", plan.sister.postgres, run.key("sister.postgres"))
+        sister = await _step(run, f"sister.postgres database {database_name(plan.sister.postgres)}",
+                             _database(run, "sister.postgres", plan.sister.postgres, run.key("sister.postgres")))
         await _step(run, "sister.postgres schema", _sister_schema(run, prod, bool(ready), sister))
         await _step(run, "results", _results(run))
     finally:
@@ -394,11 +399,11 @@ async def prepare_stores(plan: PreparePlan, *, check_only: bool = False,
     return run.pieces
 
 
-async def _step(run: _Run, name: str, work: Awaitable[object]) -> object:
+async def _step(run: _Run, name: str, work: Awaitable[T]) -> T | None:
     """Run one piece; a server-side refusal (no privilege, pg_dump failed...) marks it failed, not the run."""
     try:
         return await work
-    except (asyncpg.PostgresError, RuntimeError, OSError) as exc:
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, RuntimeError, OSError) as exc:
         if isinstance(exc, PrepareFailed):
             raise
         run.add(name, FAILED, _reason(exc, CONNECT_TIMEOUT_S))

@@ -26,14 +26,15 @@ console = Console()
 
 @click.group()
 def stores() -> None:
-    """Start, stop and inspect the local production and sister store sets."""
+    """Start, stop and inspect the local store sets; ready any configured sets (prepare)."""
 
 
 @stores.command()
 @click.option("--set", "names", type=click.Choice(SET_NAMES), multiple=True, help="Only these sets (default: both).")
 @click.pass_context
 def up(ctx: click.Context, names: tuple[str, ...]) -> None:
-    """Start ephemeral PostgreSQL, Memcached and Redis servers for each set; print their addresses."""
+    """Start ephemeral PostgreSQL, Memcached and Redis servers for each set, ready them as `stores prepare`
+    does (when both sets are local), and print their addresses."""
     settings = settings_from_click(ctx)
     local = local_stores(settings)
     wanted = names or tuple(n for n in SET_NAMES if getattr(settings.stores, n).local)
