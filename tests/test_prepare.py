@@ -292,3 +292,24 @@ def test_stores_up_prepares_the_local_sets(tmp_path: Path) -> None:
     finally:
         down = cli(config, "stores", "down", timeout=120)
         assert down.returncode == 0, down.stdout + down.stderr
+
+
+def test_a_piece_the_server_refuses_is_reported_failed_without_a_traceback(target: Target) -> None:
+    """A production login without the rights prepare needs: each refused piece says why, the run goes on."""
+    plain = f"plain_{target.role}"
+    sql(target.production.postgres, f'CREATE ROLE "{plain}" LOGIN')
+    try:
+        head, _, tail = target.production.postgres.partition("tapcompare@")
+        as_plain = StoreAddresses(f"{head}{plain}@{tail}", target.production.memcached, target.production.redis)
+        before = snapshot(target)
+        result = cli(target.config(production=as_plain), "stores", "prepare")
+        assert result.returncode == 1 and "Traceback" not in result.stderr + result.stdout
+        got = states(result.stdout)
+        assert got["production.postgres legacy schema"] == "failed"
+        assert "permission denied" in next(x for x in result.stdout.splitlines() if "legacy schema" in x)
+        assert "failed: production.postgres legacy schema" in result.stderr
+        after = snapshot(target)
+        assert after["production.tables"] == before["production.tables"] == {}
+        assert after["production.roles"] == before["production.roles"]
+    finally:
+        sql(target.production.with_database("postgres").postgres, f'DROP ROLE IF EXISTS "{plain}"')
