@@ -145,10 +145,11 @@ def test_a_sister_set_equal_to_production_is_refused(target: Target, command: tu
     assert snapshot(target) == before
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.11.12.13"])
-@pytest.mark.parametrize("command, key", [
-    (("new", "serve", "--mode", "tap"), "new_service.tap_secret"),
-    (("report", "serve"), "reports.token"),
+# Which hosts count as public is test_loopback_hosts' business; here each command meets one.
+@pytest.mark.parametrize("command, key, host", [
+    (("new", "serve", "--mode", "tap"), "new_service.tap_secret", "0.0.0.0"),
+    (("new", "serve", "--mode", "tap"), "new_service.tap_secret", "10.11.12.13"),
+    (("report", "serve"), "reports.token", "::"),
 ])
 def test_default_secrets_on_a_public_address_are_refused(target: Target, host: str, command: tuple[str, ...],
                                                          key: str) -> None:
@@ -241,3 +242,57 @@ def test_default_secrets_in_use_per_component() -> None:
     assert default_secrets_in_use(own, "proxy", "0.0.0.0") == []
     with pytest.raises(ValueError, match="unknown component"):
         default_secrets_in_use(defaults, "proxyy", "0.0.0.0")
+
+
+# -- token checks: constant-time, and a header of non-UTF-8 bytes is a refusal, not a 500 ----------
+
+async def _raw_get(app, path: str, header: bytes) -> int:
+    import asyncio
+
+    from aiohttp import web
+
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: t\r\n" + header + b"\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+        writer.close()
+        return int(status_line.split()[1])
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("header", [b"Authorization: Bearer \xff\xfe", b"Authorization: Bearer caf\xc3\xa9",
+                                    b"Authorization: Bearer wrong-token"])
+async def test_admin_api_refuses_odd_tokens_with_401(header: bytes) -> None:
+    from aiohttp import web
+
+    from shadow_proxy.admin import AdminApi
+    from shadow_proxy.audit import RampKeys
+
+    app = web.Application()
+    AdminApi({"admin": "an-admin-token-of-ours"}, RampKeys()).mount(app)
+    assert await _raw_get(app, "/admin/ramp", header) == 401
+
+
+@pytest.mark.parametrize("header", [b"X-Tap-Secret: \xff\xfe", b"X-Tap-Secret: caf\xc3\xa9", b"X-Tap-Secret: wrong"])
+async def test_tap_secret_check_refuses_odd_secrets(header: bytes) -> None:
+    from aiohttp import web
+
+    from new_comments_service.tap import check_tap_headers
+
+    async def handler(request: web.Request) -> web.Response:
+        try:
+            check_tap_headers(request, "tap", "a-tap-secret-of-ours")
+        except Exception as exc:  # noqa: BLE001 - the refusal is an ApiError; anything else fails below
+            return web.Response(status=403 if type(exc).__name__ == "ApiError" else 500)
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    assert await _raw_get(app, "/", header) == 403
