@@ -23,7 +23,9 @@ def check_tap_headers(request: web.Request, mode: str, secret: str) -> bool:
     if not any(name.lower().startswith(TAP_PREFIX) for name in request.headers):
         return False
     given = request.headers.get(SECRET_HEADER, "")
-    if mode != "tap" or not hmac.compare_digest(given.encode(), secret.encode()):
+    # surrogateescape: a header of non-UTF-8 bytes compares as those bytes (refused, not a 500)
+    if mode != "tap" or not hmac.compare_digest(given.encode("utf-8", "surrogateescape"),
+                                                secret.encode("utf-8", "surrogateescape")):
         raise ApiError("TAP_REFUSED")
     return True
 

@@ -53,7 +53,7 @@ up() {
   # 1. Local production and sister store sets (skip for real hosts); `stores up` also prepares them.
   "$TC" stores up
   # 2. Verify: legacy schema, mirrored sister schema, the read-only role, the results database.
-  "$TC" stores prepare --check || true  # TEMP
+  "$TC" stores prepare --check
   # 3. Production data: a dataset built from real threads, seeded through the legacy model.
   "$TC" dataset build --max-comments-per-thread 40 --out "$WALK_DIR/seed.jsonl"
   "$TC" legacy seed --dataset "$WALK_DIR/seed.jsonl" --account alice --account bob

@@ -70,7 +70,8 @@ class AdminApi:
                           **challenge)
         token = token.strip()
         for name, expected in self._tokens.items():
-            if hmac.compare_digest(token.encode(), expected.encode()):
+            # surrogateescape: a header of non-UTF-8 bytes compares as those bytes (a 401, not a 500)
+            if hmac.compare_digest(token.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")):
                 return f"api:{name}"
         return _error(401, "unauthorized", "invalid admin token", **challenge)
 

@@ -31,7 +31,7 @@ from shadow_proxy.capture.wiring import recorder_from_settings
 from shadow_proxy.protocols import Comparator, NoWriteValidation, RaisedHook, VerdictSink, WriteValidator
 from shadow_proxy.sinks import ResultsSink
 from sister_stores.addresses import StoreAddresses
-from sister_stores.resolve import resolve_store_sets
+from sister_stores.resolve import resolve_store_sets, results_address
 
 if TYPE_CHECKING:
     from shadow_proxy.jobs.service import WorkerService
@@ -63,7 +63,7 @@ def results_dsn(settings: Settings, sister: StoreAddresses | None = None) -> str
         return settings.reports.results_dsn
     if sister is None:
         _, sister = resolve_store_sets(settings)
-    return sister.with_database(settings.reports.results_database).postgres
+    return results_address(settings, sister)[0]
 
 
 def default_comparator(settings: Settings) -> Comparator:

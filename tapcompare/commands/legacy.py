@@ -20,6 +20,7 @@ from shadow_proxy.capture.dataset import read_records, seed_of
 from legacy_adapter.store import LegacyStores
 from sister_stores.resolve import resolve_store_sets
 from tapcompare.context import settings_from_click
+from tapcompare.preflight import require_ready
 from telemetry.logs import configure_logging
 
 DEFAULT_THREADS = "../shared/datasets/reddit/threads"
@@ -43,10 +44,13 @@ def legacy() -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, consume: bool) -> None:
     """Serve the legacy API (reads, writes, /health, /metrics)."""
-    settings, production = _production(ctx)
+    settings = settings_from_click(ctx)
+    host = host or settings.legacy.host
+    require_ready(settings, "legacy", host)
+    _, production = _production(ctx)
     configure_logging()
     app = create_app(production, settings, consume=consume)
-    web.run_app(app, host=host or settings.legacy.host, port=port or settings.legacy.port, print=click.echo)
+    web.run_app(app, host=host, port=port or settings.legacy.port, print=click.echo)
 
 
 @legacy.command()
@@ -54,6 +58,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, consume: bool)
 @click.pass_context
 def consume(ctx: click.Context, name: str) -> None:
     """Run the CDC consumer that builds the read projections (recovers its pending entries first)."""
+    require_ready(settings_from_click(ctx), "consume")
     settings, production = _production(ctx)
     configure_logging()
 

@@ -9,6 +9,7 @@ from sister_stores.guard import SameStoreError
 from sister_stores.local_servers import LocalStoreError
 from sister_stores.resolve import resolve_store_sets
 from tapcompare.context import settings_from_click
+from tapcompare.preflight import require_ready
 from telemetry.logs import configure_logging
 
 
@@ -31,13 +32,14 @@ def serve(ctx: click.Context, host: str | None, port: int | None, mode: str | No
     settings = settings_from_click(ctx)
     if mode is not None:
         settings = settings.model_copy(update={"new_service": settings.new_service.model_copy(update={"mode": mode})})
+    ns = settings.new_service
+    host = host if host is not None else ns.host
+    require_ready(settings, f"new-{ns.mode}", host)
     try:
         production, sister = resolve_store_sets(settings)
     except (SameStoreError, LocalStoreError) as exc:
         raise click.ClickException(str(exc)) from None
     configure_logging(log_level)
-    ns = settings.new_service
-    host = host if host is not None else ns.host
     port = port if port is not None else ns.port
     app = create_app(settings, production, sister if ns.mode == "tap" else None)
     click.echo(f"new comments service ({ns.mode} mode) on http://{host}:{port}")

@@ -10,6 +10,7 @@ from shadow_proxy.wiring import Parts, WiringError
 from sister_stores.guard import SameStoreError
 from sister_stores.local_servers import LocalStoreError
 from tapcompare.context import settings_from_click
+from tapcompare.preflight import require_ready
 from telemetry.logs import configure_logging
 
 
@@ -35,6 +36,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, responses_only
     configure_logging(log_level)
     host = host or settings.proxy.host
     port = port if port is not None else settings.proxy.port
+    require_ready(settings, "proxy", host, validate=not responses_only)
     try:
         parts = Parts(settings, responses_only=responses_only)
         parts.store_sets  # the prod-vs-sister guard, before anything starts

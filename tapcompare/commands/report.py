@@ -26,6 +26,7 @@ from diff_reports.store.queries import Filters
 from diff_reports.store.store import ResultsStore, ensure_database
 from shadow_proxy.wiring import Parts, results_dsn
 from tapcompare.context import settings_from_click
+from tapcompare.preflight import require_ready
 
 console = Console()
 T = TypeVar("T")
@@ -83,11 +84,11 @@ def report() -> None:
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the reviewer UI (token: [reports] token); purges results past retention hourly."""
     settings = settings_from_click(ctx)
+    host, port = host or settings.reports.host, port if port is not None else settings.reports.port
+    require_ready(settings, "report", host)
     parts = Parts(settings)
     dsn = parts.results_dsn
-    asyncio.run(ensure_database(dsn))
     app = parts.ui_app()
-    host, port = host or settings.reports.host, port if port is not None else settings.reports.port
     click.echo(f"reviewer UI on http://{host}:{port}/ (results: {dsn})")
     web.run_app(app, host=host, port=port, print=None)
 

@@ -18,6 +18,7 @@ from shadow_proxy.wiring import Parts, WiringError
 from sister_stores.guard import SameStoreError
 from sister_stores.local_servers import LocalStoreError
 from tapcompare.context import settings_from_click
+from tapcompare.preflight import require_ready
 from telemetry.logs import configure_logging
 
 
@@ -38,6 +39,7 @@ def worker(ctx: click.Context, consumer: str | None, host: str, port: int, batch
     """Judge comparison jobs from the jobs stream and store the verdicts (idempotent by job id)."""
     settings = settings_from_click(ctx)
     configure_logging(log_level)
+    require_ready(settings, "worker", host, validate=not responses_only)
     try:
         parts = Parts(settings, responses_only=responses_only, version=new_version)
         service = parts.worker_service(
