@@ -18,6 +18,8 @@ from prometheus_client import CollectorRegistry
 from telemetry.metrics import counter, gauge, latency_histogram
 
 BACKLOG_KINDS = ("length", "lag", "pending", "backlog")
+ENDPOINTS = ("info", "comments", "morechildren", "create", "update", "increment")
+JOB_OUTCOMES = ("stored", "duplicate", "undecodable", "failed", "given_up")
 
 
 class BacklogMetrics:
@@ -35,11 +37,16 @@ class PublisherMetrics:
                                  ("endpoint",))
         self.failed = counter(registry, "tapcompare_jobs_publish_failed_total",
                               "Comparison jobs that could not be published (Redis unreachable)", ("endpoint",))
+        for endpoint in ENDPOINTS:  # at 0 from the start, so an alert on them reads a real series
+            self.published.labels(endpoint)
+            self.failed.labels(endpoint)
 
 
 class WorkerMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.jobs = counter(registry, "tapcompare_worker_jobs_total", "Jobs finished by outcome", ("outcome",))
+        for outcome in JOB_OUTCOMES:
+            self.jobs.labels(outcome)
         self.claimed = counter(registry, "tapcompare_worker_claimed_total",
                                "Pending jobs claimed from an idle (dead) consumer")
         self.lost = counter(registry, "tapcompare_worker_lost_total",

@@ -81,6 +81,7 @@ class BacklogMonitor:
         self._metrics = metrics
         self._interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
         self.over = False
         self.last: Backlog | None = None
 
@@ -100,21 +101,27 @@ class BacklogMonitor:
         return b
 
     def start(self) -> None:
+        self._stop = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="jobs-backlog")
 
     async def stop(self) -> None:
+        # The event ends the loop even when the Redis client swallows the cancellation (it can).
+        self._stop.set()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stop.is_set():
             try:
                 await self.sample()
             except Exception as exc:  # Redis away: keep the last values, try again
                 log.warning("jobs_backlog_unreadable", error=f"{type(exc).__name__}: {exc}")
-            await asyncio.sleep(self._interval_s)
+            try:
+                await asyncio.wait_for(self._stop.wait(), self._interval_s)
+            except TimeoutError:
+                pass
 
 
 class JobPublisher:
