@@ -116,7 +116,7 @@ def parse_request(endpoint: str, path: str, raw_query: str, content_type: str | 
     if is_read(endpoint):
         if body:  # a POSTed read (morechildren): its form fields, which the legacy reads first
             query = {**query, **_form(content_type, body)}
-        elif body is None:
+        elif body is None and content_type:  # a POSTed read too large to buffer
             raise Unshadowable("body_too_large")
         return _parse_read(endpoint, path, query)
     if body is None:
