@@ -78,6 +78,7 @@ async def _legacy_rendering(stack: PrawStack, link36: str) -> tuple[dict[str, tu
 async def test_praw_reads_every_thread_through_the_proxy(praw_stack: PrawStack) -> None:
     CountingRequestor.sent.clear()
     assert len(praw_stack.threads) == 7, praw_stack.threads
+    compared = 0
     for link in praw_stack.threads:
         link36 = link[3:]
         got = await asyncio.to_thread(_praw_comments, praw_stack.proxy.url, link36)
@@ -87,7 +88,10 @@ async def test_praw_reads_every_thread_through_the_proxy(praw_stack: PrawStack) 
         assert set(got) == set(want), (link, len(got), len(want), sorted(set(want) ^ set(got))[:10])
         for cid, fields in want.items():
             assert got[cid] == fields, (link, cid, got[cid], fields)
+        compared += len(want)
     sent = sum(CountingRequestor.sent.values())
+    print(f"\nPRAW: {compared} comments compared over {len(praw_stack.threads)} threads, {sent} requests "
+          f"{dict(CountingRequestor.sent)}")
     # every PRAW request was a shadowed, compared read, and all of them matched
     await praw_stack.proxy.runtime.forwarder.wait_completed(sent, 120)
     await praw_stack.proxy.runtime.queue.idle(120)
