@@ -18,7 +18,7 @@ phase: create (replies to the thread and to seeded comments), edit (the comments
 by their author), vote (20 voters x the seeded comments, directions cycling 1/-1/0). Phases run
 interleaved: create legacy, create new, edit legacy, edit new, vote legacy, vote new.
 Contended phase (issue 15): what a popular thread does. Creates on one hot link, then one mixed run
-of votes and edits on three hot comments (each voter votes once per comment, so the end state does
+of votes and edits on two hot comments (each voter votes once per comment, so the end state does
 not depend on arrival order), both at CONTENDED_RATE with many connections. The legacy pays r2's
 lock (`commit_<fullname>` in Memcached, random 0.1-1 s back-off while it is held: the link's lock
 for creates, the comment's for edits and votes); the rewrite needs none (row locks, a lock-free
@@ -48,8 +48,8 @@ THREAD = "t3_haucpf"
 WRITER = "bench_writer"
 VOTERS = tuple(f"bench_voter{i:02d}" for i in range(20))
 HOT_VOTERS = tuple(f"bench_hot{i:03d}" for i in range(200))
-CONTENDED_RATE = 40
-HOT_COMMENTS = 3
+CONTENDED_RATE = 60
+HOT_COMMENTS = 2
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 TXN = ("BEGIN", "COMMIT", "ROLLBACK", "START TRANSACTION", "SAVEPOINT", "RELEASE")
 # asyncpg's reset query on every pool release: pool housekeeping, not the application's statements.
@@ -216,12 +216,12 @@ class WriteBench:
                 for i in range(int(CONTENDED_RATE * (self.seconds + 1)))]
 
     def hot_votes_and_edits(self, hot: list[str]) -> list[dict[str, Any]]:
-        """Two votes for every edit on `hot`; every (voter, comment) pair votes once, up or down."""
+        """As many edits as votes on `hot`; every (voter, comment) pair votes once, up or down."""
         out: list[dict[str, Any]] = []
         n = int(CONTENDED_RATE * (self.seconds + 1))
         votes = edits = 0
         for i in range(n):
-            if i % 3 == 2:
+            if i % 2 == 1:
                 out.append({"method": "POST", "path": "/api/editusertext", "label": "edit",
                             "headers": {**FORM, "X-Auth-User": WRITER},
                             "body": urlencode({"thing_id": hot[edits % len(hot)], "text": f"hot edit {edits}"})})
