@@ -17,6 +17,14 @@ Load: our open-loop generator (`harness/loadgen.py`, separate process) at a fixe
 phase: create (replies to the thread and to seeded comments), edit (the comments that phase created,
 by their author), vote (20 voters x the seeded comments, directions cycling 1/-1/0). Phases run
 interleaved: create legacy, create new, edit legacy, edit new, vote legacy, vote new.
+Contended phase (issue 15): what a popular thread does. Creates on one hot link, then one mixed run
+of votes and edits on two hot comments (each voter votes once per comment, so the end state does
+not depend on arrival order), both at CONTENDED_RATE with many connections. The legacy pays r2's
+lock (`commit_<fullname>` in Memcached, random 0.1-1 s back-off while it is held: the link's lock
+for creates, the comment's for edits and votes); the rewrite needs none (row locks, a lock-free
+version-guarded cache write). After the phase, parity under load is checked on the stores: per hot
+comment ups, downs and version equal on both sides and each side's cached object at its database
+version (no stale cache, no lost update); the hot link's comment count and num_comments equal.
 Writes results/legacy_vs_new.{json,md}. The anchor: Reddit's rewrite halved p99 write latency.
 """
 
@@ -39,6 +47,9 @@ from harness.common import (  # noqa: E402
 THREAD = "t3_haucpf"
 WRITER = "bench_writer"
 VOTERS = tuple(f"bench_voter{i:02d}" for i in range(20))
+HOT_VOTERS = tuple(f"bench_hot{i:03d}" for i in range(200))
+CONTENDED_RATE = 60
+HOT_COMMENTS = 2
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 TXN = ("BEGIN", "COMMIT", "ROLLBACK", "START TRANSACTION", "SAVEPOINT", "RELEASE")
 # asyncpg's reset query on every pool release: pool housekeeping, not the application's statements.
@@ -140,7 +151,7 @@ class WriteBench:
     def setup(self) -> None:
         self.stack = stack = start_stores("writes")
         self.work = stack.tmp
-        accounts = (WRITER, *VOTERS)
+        accounts = (WRITER, *VOTERS, *HOT_VOTERS)
         for addrs in (stack.production, stack.sister):
             report = run_async(prepare_legacy_db(addrs, [THREAD], accounts))
             assert report.comments > 0
@@ -199,13 +210,38 @@ class WriteBench:
                         "body": urlencode({"id": f"t1_{to36(comment)}", "dir": direction})})
         return out
 
-    def phase(self, endpoint: str, service: str, requests: list[dict[str, Any]], capture: bool = False) -> dict[str, Any]:
+    def hot_creates(self, tag: str) -> list[dict[str, Any]]:
+        return [{"method": "POST", "path": "/api/comment", "label": "create", "headers": {**FORM, "X-Auth-User": WRITER},
+                 "body": urlencode({"thing_id": THREAD, "text": f"hot thread comment {tag} {i}"})}
+                for i in range(int(CONTENDED_RATE * (self.seconds + 1)))]
+
+    def hot_votes_and_edits(self, hot: list[str]) -> list[dict[str, Any]]:
+        """As many edits as votes on `hot`; every (voter, comment) pair votes once, up or down."""
+        out: list[dict[str, Any]] = []
+        n = int(CONTENDED_RATE * (self.seconds + 1))
+        votes = edits = 0
+        for i in range(n):
+            if i % 2 == 1:
+                out.append({"method": "POST", "path": "/api/editusertext", "label": "edit",
+                            "headers": {**FORM, "X-Auth-User": WRITER},
+                            "body": urlencode({"thing_id": hot[edits % len(hot)], "text": f"hot edit {edits}"})})
+                edits += 1
+            else:
+                voter = HOT_VOTERS[votes // len(hot)]
+                out.append({"method": "POST", "path": "/api/vote", "label": "vote", "headers": {**FORM, "X-Auth-User": voter},
+                            "body": urlencode({"id": hot[votes % len(hot)], "dir": "1" if votes % 4 else "-1"})})
+                votes += 1
+        assert votes // len(hot) <= len(HOT_VOTERS), "not enough hot voters for one vote per pair"
+        return out
+
+    def phase(self, endpoint: str, service: str, requests: list[dict[str, Any]], capture: bool = False,
+              rate: int | None = None, connections: int = 64) -> dict[str, Any]:
         dsn, port = self.pg[service], self.ports[service]
         before = reset_counts(dsn, self.pg_stat)
         metric_before = new_metric(port) if service == "new" else {}
-        spec = {"base": f"http://127.0.0.1:{port}", "requests": requests, "rate": self.rate, "duration_s": self.seconds,
-                "warmup_s": 1.0, "drain_s": 6.0, "timeout_s": 10.0, "connections": 64, "max_requests": len(requests),
-                "capture_names": capture}
+        spec = {"base": f"http://127.0.0.1:{port}", "requests": requests, "rate": rate or self.rate,
+                "duration_s": self.seconds, "warmup_s": 1.0, "drain_s": 40.0, "timeout_s": 45.0,
+                "connections": connections, "max_requests": len(requests), "capture_names": capture}
         res = run_loadgen(spec, self.work, f"{endpoint}-{service}")
         time.sleep(0.3)
         counts = read_counts(dsn, before, self.pg_stat)
@@ -217,8 +253,9 @@ class WriteBench:
             "txn_control_per_request": counts["transaction_control"] / sent if self.pg_stat else None,
             "pool_reset_per_request": counts["pool_reset"] / sent if self.pg_stat else None,
             "xact_commit_per_request": counts["xact_commit"] / sent, "top_statements": counts["top"],
+            "by_label": res.get("by_label", {}),
         }
-        if service == "new":
+        if service == "new" and endpoint in ("create", "edit", "vote"):
             route = {"create": "comment", "edit": "editusertext", "vote": "vote"}[endpoint]
             after = new_metric(port)
             s0, c0 = metric_before.get(route, (0.0, 0.0))
@@ -238,10 +275,56 @@ class WriteBench:
             r[service]["edit"] = self.phase("edit", service, self.edits(r[service]["create"]["created_names"]))
         for service in ("legacy", "new"):
             r[service]["vote"] = self.phase("vote", service, self.votes())
-        for service in r.values():
-            for ph in service.values():
+        print(f"contended: {CONTENDED_RATE} req/s on one hot link and {HOT_COMMENTS} hot comments", flush=True)
+        hot: dict[str, list[str]] = {}
+        for service in ("legacy", "new"):
+            r[service]["hot_create"] = self.phase("hot_create", service, self.hot_creates(service), capture=True,
+                                                  rate=CONTENDED_RATE, connections=256)
+            hot[service] = r[service]["hot_create"]["created_names"][:HOT_COMMENTS]
+        for service in ("legacy", "new"):
+            r[service]["hot_vote_edit"] = self.phase("hot_vote_edit", service, self.hot_votes_and_edits(hot[service]),
+                                                     rate=CONTENDED_RATE, connections=256)
+        r["parity_under_load"] = self.parity(hot)
+        for service in ("legacy", "new"):
+            for ph in r[service].values():
                 ph["created"] = len(ph.pop("created_names"))
         return r
+
+    def parity(self, hot: dict[str, list[str]]) -> dict[str, Any]:
+        """The contended phase's end state, compared across services and against each side's cache."""
+        import pickle
+
+        from pymemcache.client.base import Client
+
+        from legacy_adapter.codec import from36
+
+        caches = {"legacy": self.stack.production.memcached_host_port, "new": self.stack.sister.memcached_host_port}
+        rows: dict[str, list[dict[str, Any]]] = {}
+        stale: dict[str, int] = {}
+        for service in ("legacy", "new"):
+            ids = [from36(n[3:]) for n in hot[service]]
+            got = run_async(_sql(self.pg[service], "SELECT thing_id, ups, downs, version FROM reddit_thing_comment "
+                                 f"WHERE thing_id IN ({','.join(str(i) for i in ids)}) ORDER BY thing_id"))
+            rows[service] = [{"ups": g["ups"], "downs": g["downs"], "version": g["version"]} for g in got]
+            client = Client(caches[service])
+            stale[service] = 0
+            for g in got:
+                cached = client.get(f"comment:{g['thing_id']}")
+                obj = pickle.loads(cached) if cached else None
+                if obj is None or (obj["_version"], obj["_ups"], obj["_downs"]) != (g["version"], g["ups"], g["downs"]):
+                    stale[service] += 1
+            client.close()
+        link = from36(THREAD[3:])
+        counts = {s: run_async(_sql(self.pg[s], "SELECT (SELECT count(*) FROM reddit_data_comment WHERE key = 'link_id' "
+                                    f"AND value = '{link}') AS comments, (SELECT value FROM reddit_data_link WHERE "
+                                    f"thing_id = {link} AND key = 'num_comments') AS num"))[0] for s in ("legacy", "new")}
+        out = {"hot_rows": rows, "stale_cache_entries": stale,
+               "thread_counts": {s: {"comments": c["comments"], "num_comments": c["num"]} for s, c in counts.items()},
+               "statuses": {s: self.results.get(s, {}).get("hot_vote_edit", {}).get("statuses") for s in ("legacy", "new")}}
+        out["match"] = (rows["legacy"] == rows["new"] and stale == {"legacy": 0, "new": 0}
+                        and out["thread_counts"]["legacy"] == out["thread_counts"]["new"])
+        print(f"  parity under load: {'match' if out['match'] else 'MISMATCH'} {out}", flush=True)
+        return out
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -273,6 +356,24 @@ def markdown(result: dict[str, Any]) -> str:
             f"{fmt(a['xact_commit_per_request'])}, {fmt(b['xact_commit_per_request'])} | {a['ok']}/{a['measured']}, "
             f"{b['ok']}/{b['measured']} |"
         )
+    lines += ["", f"## Contended phase ({CONTENDED_RATE} req/s: creates on one hot link, then votes and edits mixed "
+              f"on {HOT_COMMENTS} hot comments)", "",
+              "The legacy takes r2's `commit_<fullname>` Memcached lock with its random 0.1-1 s back-off; the "
+              "rewrite takes no lock (row locks and a version-guarded cache write).", "",
+              "| write | legacy p50 (ms) | new p50 (ms) | legacy p99 (ms) | new p99 (ms) | new/legacy p99 | target <= 0.5x |",
+              "|---|---:|---:|---:|---:|---:|---|"]
+    for ep, phase, label in (("create", "hot_create", "create"), ("edit", "hot_vote_edit", "edit"),
+                             ("vote", "hot_vote_edit", "vote")):
+        a, b = r["legacy"][phase]["by_label"].get(label, {}), r["new"][phase]["by_label"].get(label, {})
+        if not a or not b:
+            continue
+        ratio = b["p99_ms"] / a["p99_ms"] if a["p99_ms"] else float("nan")
+        lines.append(f"| {ep} | {a['p50_ms']:.2f} | {b['p50_ms']:.2f} | {a['p99_ms']:.2f} | {b['p99_ms']:.2f} | "
+                     f"{ratio:.2f}x | {'met' if ratio <= 0.5 else 'not met'} |")
+    par = r.get("parity_under_load", {})
+    lines += ["", f"Parity under load: **{'match' if par.get('match') else 'MISMATCH'}** (hot comments' ups/downs/version "
+              f"equal on both sides: {par.get('hot_rows', {}).get('legacy') == par.get('hot_rows', {}).get('new')}; "
+              f"stale cache entries {par.get('stale_cache_entries')}; thread counts {par.get('thread_counts')}).", ""]
     lines += ["", "Anchor: Reddit's comments rewrite halved p99 write latency (new/legacy p99 <= 0.5x). "
               + "; ".join(f"{ep}: {r['new'][ep]['overall']['p99_ms'] / r['legacy'][ep]['overall']['p99_ms']:.2f}x "
                           f"({'halved' if r['new'][ep]['overall']['p99_ms'] <= 0.5 * r['legacy'][ep]['overall']['p99_ms'] else 'not halved'})"

@@ -13,11 +13,13 @@ from prometheus_client import CollectorRegistry
 from config import Settings
 from legacy_adapter import handlers_read, handlers_write
 from legacy_adapter.cache import LockTimeout
-from legacy_adapter.codec import r2_dumps, ts6
+from legacy_adapter.codec import api_body, ts6
 from legacy_adapter.consumer import Consumer
 from legacy_adapter.context import CTX, LegacyContext
 from legacy_adapter.errors import ApiError
+from legacy_adapter.paths import METHODS, WRITES, Route, resolve
 from legacy_adapter.render import error_body
+from legacy_adapter.requests import Params, form_params, query_params, raw_json
 from legacy_adapter.store import LegacyStores
 from telemetry.http import mount_observability, request_id_middleware
 from telemetry.logs import get_logger
@@ -44,26 +46,58 @@ def _host_port(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, body=r2_dumps(body), headers={"Content-Type": CONTENT_TYPE, **(headers or {})})
+HANDLERS: dict[str, Callable[[web.Request, Params, Route], Awaitable[Any]]] = {
+    "info": handlers_read.info, "comments": handlers_read.comments, "morechildren": handlers_read.morechildren,
+    "create": handlers_write.create, "update": handlers_write.edit, "increment": handlers_write.vote,
+}
 
 
-def _endpoint(fn: Callable[[web.Request], Awaitable[Any]], write: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def handler(request: web.Request) -> web.Response:
-        try:
-            status, body = 200, await fn(request)
-        except ApiError as err:
-            request.app[ERRORS_KEY].labels(err.code).inc()
-            status, body = err.status, error_body(err.code, err.message, err.field)
-        except LockTimeout:
-            log.warning("lock_timeout", path=request.path)
-            status, body = 503, {"json": {"errors": [["RATELIMIT", "try again in a moment", None]]}}
-        headers = {}
+async def _params(request: web.Request, route: Route) -> tuple[Params, bool]:
+    """(parameters, raw_json). Reads take the query (POST morechildren: the form, then the query);
+    writes take the form only. `raw_json=1` counts from either."""
+    try:
+        query = query_params(request)
+    except ApiError:
+        if route.endpoint not in WRITES:
+            raise
+        query = {}  # a write's query is only looked at for raw_json
+    if request.method != "POST":
+        return query, raw_json(query)
+    form = await form_params(request)
+    params = form if route.endpoint in WRITES else {**query, **form}
+    return params, raw_json(query) or raw_json(form)
+
+
+async def dispatch(request: web.Request) -> web.Response:
+    route = resolve(request.path)
+    if route is None:
+        raise web.HTTPNotFound()
+    if request.method not in METHODS[route.endpoint]:
+        raise web.HTTPMethodNotAllowed(request.method, METHODS[route.endpoint])
+    write = route.endpoint in WRITES
+    raw = raw_json(_lenient_query(request))
+    try:
         if write:
-            headers["X-Request-Time"] = ts6(handlers_write.request_time(request))
-        return _json(status, body, headers)
-    return handler
+            handlers_write.request_time(request)  # the write's time is taken before anything else
+        params, raw = await _params(request, route)
+        status, body = 200, await HANDLERS[route.endpoint](request, params, route)
+    except ApiError as err:
+        request.app[ERRORS_KEY].labels(err.code).inc()
+        status, body = err.status, error_body(err.code, err.message, err.field)
+    except LockTimeout:
+        log.warning("lock_timeout", path=request.path)
+        status, body = 503, {"json": {"errors": [["RATELIMIT", "try again in a moment", None]]}}
+    headers = {"Content-Type": CONTENT_TYPE}
+    if write:
+        headers["X-Request-Time"] = ts6(handlers_write.request_time(request))
+    return web.Response(status=status, body=api_body(body, raw), headers=headers)
 
+
+def _lenient_query(request: web.Request) -> Params:
+    try:
+        return query_params(request)
+    except ApiError:
+        return {}
 
 
 def create_app(stores: StoreSet, settings: Settings | None = None, clock: Callable[[], float] = time.time,
@@ -91,10 +125,10 @@ def create_app(stores: StoreSet, settings: Settings | None = None, clock: Callab
             await opened.close()
 
     app.cleanup_ctx.append(lifecycle)
-    app.router.add_get("/api/info", _endpoint(handlers_read.info, False))
-    app.router.add_get("/comments/{link36}", _endpoint(handlers_read.comments, False))
-    app.router.add_get("/api/morechildren", _endpoint(handlers_read.morechildren, False))
-    app.router.add_post("/api/comment", _endpoint(handlers_write.create, True))
-    app.router.add_post("/api/editusertext", _endpoint(handlers_write.edit, True))
-    app.router.add_post("/api/vote", _endpoint(handlers_write.vote, True))
+    # The canonical paths get their own resources (their own latency series); every other form r2
+    # accepted (trailing slash, .json, /r/<sub>/..., permalinks) reaches the catch-all.
+    for path in ("/api/info", "/api/morechildren", "/api/comment", "/api/editusertext", "/api/vote",
+                 "/comments/{link36}"):
+        app.router.add_route("*", path, dispatch)
+    app.router.add_route("*", "/{tail:.*}", dispatch)
     return app

@@ -7,8 +7,12 @@ pymemcache is synchronous; calls run in a small thread pool so the aiohttp loop 
 from __future__ import annotations
 
 import asyncio
+import os
 import pickle
+import random
+import socket
 import time
+import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -18,14 +22,19 @@ from pymemcache.client.base import PooledClient
 
 PICKLE_FLAGS = 1
 TTL_SECONDS = 43200
-LOCK_TTL = 10
-LOCK_RETRY_S = 0.005
-LOCK_WAIT_S = 2.0
+LOCK_TTL = 30          # r2's MemcacheLock: the lock key expires after 30 s
+LOCK_WAIT_S = 30.0    # ... and a waiter gives up after 30 s
+LOCK_BACKOFF_S = (0.1, 1.0)  # ... sleeping a random 0.1-1 s between attempts
 GET_MANY_CHUNK = 250  # keys per multi-get line
 
 
 class LockTimeout(RuntimeError):
-    """The comment's lock could not be taken within 2 s."""
+    """The thing's lock could not be taken within 30 s."""
+
+
+def lock_key(fullname: str) -> str:
+    """r2's read-modify-write lock of a thing: `commit_<fullname>`."""
+    return f"commit_{fullname}"
 
 
 def cache_key(thing_id: int) -> str:
@@ -90,17 +99,23 @@ class CommentCache:
                         expire=TTL_SECONDS, noreply=False)
 
     @asynccontextmanager
-    async def lock(self, thing_id: int) -> AsyncIterator[None]:
-        key = f"lock:{cache_key(thing_id)}"
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while not await self._run(self._client.add, key, (b"1", 0), expire=LOCK_TTL, noreply=False):
-            if time.monotonic() > deadline:
+    async def lock(self, fullname: str) -> AsyncIterator[None]:
+        """r2's MemcacheLock: `add` the key with a nonce of this holder (30 s expiry); when taken,
+        sleep a random 0.1-1 s and try again, for up to 30 s; release with `delete` only if the key
+        still holds our nonce (an expired lock now held by someone else is left alone)."""
+        key = lock_key(fullname)
+        nonce = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}".encode()
+        start = time.monotonic()
+        while not await self._run(self._client.add, key, (nonce, 0), expire=LOCK_TTL, noreply=False):
+            if time.monotonic() - start > LOCK_WAIT_S:
                 raise LockTimeout(key)
-            await asyncio.sleep(LOCK_RETRY_S)  # r2 polls the lock every 5 ms
+            await asyncio.sleep(random.uniform(*LOCK_BACKOFF_S))
         try:
             yield
         finally:
-            await self._run(self._client.delete, key, noreply=False)
+            held = await self._run(self._client.get, key)
+            if held is not None and held[0] == nonce:
+                await self._run(self._client.delete, key, noreply=False)
 
     def close(self) -> None:
         self._client.close()

@@ -88,6 +88,8 @@ def encode_value(value: Any) -> tuple[str | None, str]:
         return value, "str"
     if isinstance(value, int):
         return str(value), "num"
+    if isinstance(value, float):  # r2's py2db: floats are numbers too (shortest repr), never pickled
+        return repr(value), "num"
     if value is None:
         return None, "none"
     return pickle.dumps(value, protocol=0).decode("latin-1"), "pickle"
@@ -98,8 +100,11 @@ def decode_value(value: str | None, kind: str | None) -> Any:
         return value == "t"
     if kind == "str":
         return value
-    if kind == "num":
-        return int(value)  # type: ignore[arg-type]
+    if kind == "num":  # r2's db2py: int first, float when that fails
+        try:
+            return int(value)  # type: ignore[arg-type]
+        except ValueError:
+            return float(value)  # type: ignore[arg-type]
     if kind == "none":
         return None
     if kind == "pickle":
@@ -112,6 +117,17 @@ def decode_value(value: str | None, kind: str | None) -> Any:
 def r2_dumps(obj: Any) -> bytes:
     """simplejson as r2 used it: ASCII only (astral chars as surrogate pairs), `, ` and `: `."""
     return json.dumps(obj, ensure_ascii=True, separators=(", ", ": ")).encode("ascii")
+
+
+_WEBSAFE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_SCRIPTSAFE = str.maketrans({"&": "\\u0026", "<": "\\u003C", ">": "\\u003E"})
+
+
+def api_body(obj: Any, raw_json: bool) -> bytes:
+    """An API response body as r2 sent it: the JSON text HTML-escaped (`&amp;`, `&lt;`, `&gt;`)
+    unless the request asked for `raw_json=1`, which gets script-safe `\\u0026`/`\\u003C`/`\\u003E`."""
+    text = r2_dumps(obj).decode("ascii")
+    return text.translate(_SCRIPTSAFE if raw_json else _WEBSAFE).encode("ascii")
 
 
 def changes_json(changes: dict[str, list[Any]]) -> str:

@@ -1,5 +1,6 @@
 """What every handler needs: the opened stores, the injectable clock, the timezone quirk, and
-rendering helpers that resolve author and subreddit names."""
+rendering helpers that resolve author and subreddit names; `Reader` adds who reads and when
+(spam and score hiding depend on both)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from legacy_adapter.render import comment_json, link_json
+from legacy_adapter.render import comment_json, link_json, shown_deleted
 from legacy_adapter.store import LegacyStores
 from legacy_adapter.things import Obj, get_attr
 
@@ -27,22 +28,43 @@ class LegacyContext:
     async def preload_names(self, objs: Iterable[Obj]) -> None:
         for obj in objs:
             await self.stores.name("account", get_attr("comment", obj, "author_id"))
-            await self.stores.name("subreddit", get_attr("comment", obj, "sr_id"))
+            sr_id = get_attr("comment", obj, "sr_id")
+            await self.stores.name("subreddit", sr_id)
+            await self.stores.hide_mins(sr_id)
 
-    def render_comment(self, obj: Obj, replies: Any = "", depth: int | None = None) -> dict[str, Any]:
-        """Sync render; names must have been preloaded (or come from the memo)."""
-        author = self.stores.known_name("account", get_attr("comment", obj, "author_id"))
-        subreddit = self.stores.known_name("subreddit", get_attr("comment", obj, "sr_id"))
-        return comment_json(obj, author, subreddit, self.tz_offset, replies, depth)
-
-    async def render_one(self, obj: Obj) -> dict[str, Any]:
-        await self.preload_names([obj])
-        return self.render_comment(obj)
+    def reader(self, viewer: str | None, now: float | None = None) -> "Reader":
+        return Reader(self, viewer, self.clock() if now is None else now)
 
     async def render_link(self, obj: Obj) -> dict[str, Any]:
         author = await self.stores.name("account", get_attr("link", obj, "author_id"))
         subreddit = await self.stores.name("subreddit", get_attr("link", obj, "sr_id"))
         return link_json(obj, author, subreddit, self.tz_offset)
+
+
+@dataclass
+class Reader:
+    """Rendering for one request: `viewer` is the X-Auth-User name (None when anonymous)."""
+
+    ctx: LegacyContext
+    viewer: str | None
+    now: float
+
+    def author(self, obj: Obj) -> str:
+        return self.ctx.stores.known_name("account", get_attr("comment", obj, "author_id"))
+
+    def is_deleted(self, obj: Obj) -> bool:
+        return shown_deleted(obj, self.author(obj), self.viewer)
+
+    def render_comment(self, obj: Obj, replies: Any = "", depth: int | None = None) -> dict[str, Any]:
+        """Sync render; names must have been preloaded (or come from the memo)."""
+        sr_id = get_attr("comment", obj, "sr_id")
+        subreddit = self.ctx.stores.known_name("subreddit", sr_id)
+        return comment_json(obj, self.author(obj), subreddit, self.ctx.tz_offset, replies, depth,
+                            viewer=self.viewer, now=self.now, hide_mins=self.ctx.stores.known_hide_mins(sr_id))
+
+    async def render_one(self, obj: Obj) -> dict[str, Any]:
+        await self.ctx.preload_names([obj])
+        return self.render_comment(obj)
 
 
 CTX = web.AppKey("legacy_context", LegacyContext)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 STATUS = {
     "USER_REQUIRED": 403, "NO_THING_ID": 400, "NO_TEXT": 400, "TOO_LONG": 400, "INVALID_OPTION": 400,
-    "BAD_ENCODING": 400, "NOT_FOUND": 404, "NOT_AUTHOR": 403, "DELETED_COMMENT": 400,
+    "BAD_ENCODING": 400, "NOT_FOUND": 404, "NOT_AUTHOR": 403, "DELETED_COMMENT": 400, "FORBIDDEN": 403,
 }
 MESSAGES = {
     "USER_REQUIRED": "please login to do that",
@@ -16,6 +16,7 @@ MESSAGES = {
     "NOT_FOUND": "that thing does not exist",
     "NOT_AUTHOR": "only the author can do that",
     "DELETED_COMMENT": "that comment has been deleted",
+    "FORBIDDEN": "forbidden",
 }
 
 

@@ -1,49 +1,60 @@
-"""The three reads: /api/info, /comments/<link36>, /api/morechildren.
+"""The three reads: /api/info, /comments/<link36> (and its permalink form), /api/morechildren.
 
 Thread reads use the CDC projection `tree:<link36>` for the structure (like r2's cached comment
 tree) and load every comment through the cache, so bodies and scores are always current. When the
 projection lags the stream, comments whose `comment_created` event is not applied yet are simply
-not in the tree: they are missing from /comments and from morechildren descendants until the
-consumer catches up (they are visible at once in /api/info, which reads by id).
+not in the tree: they are missing from /comments and from morechildren until the consumer catches
+up (they are visible at once in /api/info, which reads by id).
+
+Parameters are lenient as in r2: a bad sort, limit, depth or context is ignored or clamped.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
 
 from legacy_adapter.codec import MalformedName, from36, parse_fullname, to36
 from legacy_adapter.consumer import read_tree
-from legacy_adapter.context import CTX
+from legacy_adapter.context import CTX, Reader
 from legacy_adapter.errors import ApiError
 from legacy_adapter.listing import Tree, comment_listing, more_children
+from legacy_adapter.paths import Route
 from legacy_adapter.render import listing, things_body
-from legacy_adapter.requests import choice_option, fullname_param, id36_list, int_option, query_params
+from legacy_adapter.requests import (Params, choice_option, clamped_option, depth_option, fullname_param,
+                                     id36_list, limit_option)
 from legacy_adapter.sorts import SORTS
+from legacy_adapter.things import get_attr
 
 INFO_MAX = 100
+DEFAULT_LIMIT, MAX_LIMIT, MAX_DEPTH, MAX_CONTEXT = 200, 500, 10, 8
+_SPLIT = re.compile(r"[ ,]+")
 
 
-async def info(request: web.Request) -> Any:
+def _viewer(request: web.Request) -> str | None:
+    return request.headers.get("X-Auth-User") or None
+
+
+async def info(request: web.Request, params: Params, route: Route) -> Any:
+    """Fullnames split on commas and spaces; malformed ones are silently dropped (r2's VByName)."""
     ctx = request.app[CTX]
-    params = query_params(request)
-    raw = params.get("id", "")
-    if not raw:
-        raise ApiError("NO_THING_ID", "id")
-    names = raw.split(",")
-    if len(names) > INFO_MAX:
+    parsed = []
+    for name in _SPLIT.split(params.get("id", "")):
+        try:
+            parsed.append(parse_fullname(name))
+        except MalformedName:
+            continue
+    if len(parsed) > INFO_MAX:
         raise ApiError("INVALID_OPTION", "id")
-    try:
-        parsed = [parse_fullname(n) for n in names]
-    except MalformedName:
-        raise ApiError("NO_THING_ID", "id") from None
+    reader = ctx.reader(_viewer(request))
     children = []
     for type_name, thing_id in parsed:
         if type_name == "comment":
             obj = await ctx.stores.comment(thing_id)
             if obj is not None:
-                children.append(await ctx.render_one(obj))
+                children.append(await reader.render_one(obj))
         elif type_name == "link":
             link = await ctx.stores.link(thing_id)
             if link is not None:
@@ -60,27 +71,41 @@ async def _tree(request: web.Request, link_id: int, sort: str, extra_ids: list[i
     return Tree(tree, objs, sort)
 
 
-async def comments(request: web.Request) -> Any:
+async def comments(request: web.Request, params: Params, route: Route) -> Any:
     ctx = request.app[CTX]
-    params = query_params(request)
     sort = choice_option(params, "sort", SORTS, "confidence")
-    limit = int_option(params, "limit", 200, 1, 500)
-    depth = int_option(params, "depth", 10, 1, 10)
+    limit = limit_option(params, DEFAULT_LIMIT, MAX_LIMIT)
+    depth = depth_option(params, MAX_DEPTH)
+    context = clamped_option(params, "context", 0, MAX_CONTEXT, 0)
     try:
-        link_id = from36(request.match_info["link36"])
+        link_id = from36(route.link36 or "")
     except MalformedName:
         raise ApiError("NOT_FOUND", None) from None
     link = await ctx.stores.link(link_id)
     if link is None:
         raise ApiError("NOT_FOUND", None)
+    subreddit = await ctx.stores.name("subreddit", get_attr("link", link, "sr_id"))
+    if route.subreddit is not None and route.subreddit.lower() != subreddit.lower():
+        raise ApiError("NOT_FOUND", None)  # r2: a link is only found under its own subreddit
+    focus = None
+    if route.comment36:
+        try:
+            comment = await ctx.stores.comment(from36(route.comment36))
+        except MalformedName:
+            comment = None  # r2's VCommentID: an unknown comment is no focus at all
+        if comment is not None:
+            if get_attr("comment", comment, "link_id") != link_id:
+                raise ApiError("NOT_FOUND", None)
+            focus = f"t1_{to36(comment['_id'])}"
     tree = await _tree(request, link_id, sort)
-    body = comment_listing(tree, f"t3_{to36(link_id)}", limit, depth, ctx.render_comment)
+    reader: Reader = ctx.reader(_viewer(request))
+    body = comment_listing(tree, f"t3_{to36(link_id)}", limit, depth, reader.render_comment, reader.is_deleted,
+                           focus, context)
     return [listing([await ctx.render_link(link)]), listing(body)]
 
 
-async def morechildren(request: web.Request) -> Any:
+async def morechildren(request: web.Request, params: Params, route: Route) -> Any:
     ctx = request.app[CTX]
-    params = query_params(request)
     _, link_id = fullname_param(params, "link_id", ("link",))
     raw = params.get("children", "")
     if not raw:
@@ -90,4 +115,5 @@ async def morechildren(request: web.Request) -> Any:
     if await ctx.stores.link(link_id) is None:
         raise ApiError("NOT_FOUND", "link_id")
     tree = await _tree(request, link_id, sort, requested)
-    return things_body(more_children(tree, link_id, requested, ctx.render_comment))
+    reader = ctx.reader(_viewer(request))
+    return things_body(more_children(tree, link_id, requested, reader.render_comment, reader.is_deleted))

@@ -6,19 +6,22 @@ text / dir, then existence, deleted and authorship inside the model.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from legacy_adapter import model
-from legacy_adapter.codec import dt_from_epoch
+from legacy_adapter.codec import dt_from_epoch, epoch
 from legacy_adapter.context import CTX, LegacyContext
 from legacy_adapter.errors import ApiError
-from legacy_adapter.requests import Params, form_params, fullname_param
+from legacy_adapter.paths import Route
+from legacy_adapter.requests import Params, fullname_param
 from legacy_adapter.render import things_body
 
 MAX_TEXT = 10000
+_BLANK = re.compile(r"\s*")
 WHEN_KEY = web.RequestKey("legacy_request_time", datetime)
 
 
@@ -43,7 +46,7 @@ async def _user(ctx: LegacyContext, request: web.Request) -> int:
 
 def _text(params: Params) -> str:
     text = params.get("text", "")
-    if not text:
+    if _BLANK.fullmatch(text):  # r2's VLength: empty or whitespace only (Unicode \s) is no text
         raise ApiError("NO_TEXT", "text")
     if "\x00" in text:  # valid UTF-8, but PostgreSQL text cannot hold NUL: refused as an encoding error
         raise ApiError("BAD_ENCODING", None)
@@ -56,32 +59,29 @@ def _request_id(request: web.Request) -> str:
     return request.headers.get("X-Request-Id", "")
 
 
-async def create(request: web.Request) -> Any:
+async def create(request: web.Request, params: Params, route: Route) -> Any:
     ctx = request.app[CTX]
     when = request_time(request)
-    params = await form_params(request)
     author = await _user(ctx, request)
     parent = fullname_param(params, "thing_id", ("link", "comment"))
     text = _text(params)
     written = await model.create_comment(ctx.stores, author, parent, text, when, _request_id(request))
-    return things_body([await ctx.render_one(written.obj)])
+    return things_body([await ctx.reader(request.headers.get("X-Auth-User"), epoch(when)).render_one(written.obj)])
 
 
-async def edit(request: web.Request) -> Any:
+async def edit(request: web.Request, params: Params, route: Route) -> Any:
     ctx = request.app[CTX]
     when = request_time(request)
-    params = await form_params(request)
     account = await _user(ctx, request)
     _, comment_id = fullname_param(params, "thing_id", ("comment",))
     text = _text(params)
     written = await model.edit_comment(ctx.stores, comment_id, account, text, when, _request_id(request))
-    return things_body([await ctx.render_one(written.obj)])
+    return things_body([await ctx.reader(request.headers.get("X-Auth-User"), epoch(when)).render_one(written.obj)])
 
 
-async def vote(request: web.Request) -> Any:
+async def vote(request: web.Request, params: Params, route: Route) -> Any:
     ctx = request.app[CTX]
     when = request_time(request)
-    params = await form_params(request)
     account = await _user(ctx, request)
     _, comment_id = fullname_param(params, "id", ("comment",))
     raw_dir = params.get("dir")

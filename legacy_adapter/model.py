@@ -42,9 +42,9 @@ async def _emit(st: LegacyStores, type_name: str, obj: Obj, when: datetime, requ
 
 async def create_comment(st: LegacyStores, author_id: int, parent_fullname: tuple[str, int], body: str,
                          when: datetime, request_id: str = "", *, thing_id: int | None = None,
-                         ups: int = 1, downs: int = 0, deleted: bool = False,
+                         ups: int = 1, downs: int = 0, deleted: bool = False, spam: bool = False,
                          extra: dict[str, Any] | None = None, reply_to_deleted: bool = False) -> Written:
-    """A new comment under a link or a comment. `thing_id`, scores, `deleted` and `extra`
+    """A new comment under a link or a comment. `thing_id`, scores, `deleted`, `spam` and `extra`
     attributes are for the seeder (the dataset's real ids and state); the API uses defaults."""
     parent_type, parent_id = parent_fullname
     if parent_type == "link":
@@ -66,8 +66,9 @@ async def create_comment(st: LegacyStores, author_id: int, parent_fullname: tupl
         raise ApiError("NO_THING_ID", "thing_id")
     attrs: dict[str, Any] = {"body": body, "author_id": author_id, "link_id": link_id,
                              "sr_id": get_attr("link", link, "sr_id"), "parent_id": reply_to, **(extra or {})}
-    obj = things.new_obj(thing_id or 0, ups, downs, when, attrs, "comment", deleted=deleted)
-    async with st.pg.acquire() as conn, conn.transaction():
+    obj = things.new_obj(thing_id or 0, ups, downs, when, attrs, "comment", deleted=deleted, spam=spam)
+    # r2 bumps the link's num_comments with `_incr`, under the link's read-modify-write lock.
+    async with st.cache.lock(fullname("link", link_id)), st.pg.acquire() as conn, conn.transaction():
         obj["_id"] = await things.insert(conn, "comment", obj, explicit_id=thing_id is not None)
         await conn.execute(f"INSERT INTO {VOTE_TABLE} (thing1_id, thing2_id, name, date) VALUES ($1, $2, '1', $3)",
                            author_id, obj["_id"], when)
@@ -82,21 +83,27 @@ async def _locked_comment(st: LegacyStores, comment_id: int, field: str) -> Obj:
     obj = await st.comment(comment_id)  # r2 reloads the object from the cache under the lock
     if obj is None:
         raise ApiError("NOT_FOUND", field)
-    if obj["_deleted"]:
-        raise ApiError("DELETED_COMMENT", field)
     return obj
 
 
 async def edit_comment(st: LegacyStores, comment_id: int, account_id: int, body: str, when: datetime,
                        request_id: str = "") -> Written:
-    async with st.cache.lock(comment_id):
+    async with st.cache.lock(fullname("comment", comment_id)):
         obj = await _locked_comment(st, comment_id, "thing_id")
         if get_attr("comment", obj, "author_id") != account_id:
             raise ApiError("NOT_AUTHOR", "thing_id")
-        changes: dict[str, list[Any]] = {"body": [obj["_t"]["body"], body]}
+        if obj["_deleted"]:
+            raise ApiError("FORBIDDEN", "thing_id")  # r2: abort(403) after the author check
+        wanted: dict[str, Any] = {"body": body}
         # Edits in the first 3 minutes of an unvoted comment are silent (no edit time).
         if when - obj["_date"] > EDIT_WINDOW or obj["_ups"] + obj["_downs"] > 2:
-            changes["editted"] = [get_attr("comment", obj, "editted"), when]
+            wanted["editted"] = when
+        # r2 commits only attributes whose value changes: the same text inside the window is no
+        # write at all (no version, no cache write, no event); outside it only `editted` changes.
+        changes: dict[str, list[Any]] = {k: [get_attr("comment", obj, k), v] for k, v in wanted.items()
+                                         if get_attr("comment", obj, k) != v}
+        if not changes:
+            return Written(obj, None)
         async with st.pg.acquire() as conn, conn.transaction():
             for key, (_, new) in changes.items():
                 await things.write_data_key(conn, "comment", comment_id, key, new)
@@ -112,8 +119,10 @@ async def edit_comment(st: LegacyStores, comment_id: int, account_id: int, body:
 async def vote(st: LegacyStores, comment_id: int, account_id: int, direction: int, when: datetime,
                request_id: str = "") -> Written:
     """Undo the old direction, apply the new one; the same vote again changes nothing."""
-    async with st.cache.lock(comment_id):
+    async with st.cache.lock(fullname("comment", comment_id)):
         obj = await _locked_comment(st, comment_id, "id")
+        if obj["_deleted"]:
+            raise ApiError("NOT_FOUND", "id")  # r2 answers a vote on a deleted thing like a missing one
         async with st.pg.acquire() as conn, conn.transaction():
             old_name = await conn.fetchval(
                 f"SELECT name FROM {VOTE_TABLE} WHERE thing1_id = $1 AND thing2_id = $2 FOR UPDATE",

@@ -64,20 +64,46 @@ def id36_list(raw: str, field: str) -> list[int]:
         raise ApiError("NO_THING_ID", field) from None
 
 
-def int_option(params: Params, name: str, default: int, low: int, high: int) -> int:
+_INT = re.compile(r"\s*[+-]?[0-9]+\s*", re.ASCII)
+
+
+def lenient_int(params: Params, name: str) -> int | None:
+    """r2's VInt: Python's int() of the value (spaces and a sign allowed), None when absent or
+    not an integer (a bad value is ignored, never an error)."""
     raw = params.get(name)
-    if raw is None:
+    if raw is None or not _INT.fullmatch(raw):
+        return None
+    text = raw.strip()
+    digits = text.lstrip("+-").lstrip("0")
+    if len(digits) > 18:  # py2 made a long of it; only its sign and size matter to the clamps
+        return -(10**18) if text.startswith("-") else 10**18
+    return int(text)
+
+
+def limit_option(params: Params, default: int, maximum: int) -> int:
+    """A positive `limit` is taken, clamped to `maximum`; anything else gives the default."""
+    value = lenient_int(params, "limit")
+    if value is None or value <= 0:
         return default
-    if not re.fullmatch(r"-?[0-9]{1,9}", raw):
-        raise ApiError("INVALID_OPTION", name)
-    value = int(raw)
-    if not low <= value <= high:
-        raise ApiError("INVALID_OPTION", name)
-    return value
+    return min(value, maximum)
+
+
+def depth_option(params: Params, maximum: int) -> int:
+    """`depth` strictly between 0 and `maximum` is taken; anything else gives `maximum`."""
+    value = lenient_int(params, "depth")
+    return value if value is not None and 0 < value < maximum else maximum
+
+
+def clamped_option(params: Params, name: str, low: int, high: int, default: int) -> int:
+    value = lenient_int(params, name)
+    return default if value is None else max(low, min(high, value))
 
 
 def choice_option(params: Params, name: str, choices: tuple[str, ...], default: str) -> str:
+    """An unknown choice falls back to the default (r2's VMenu), never an error."""
     value = params.get(name, default)
-    if value not in choices:
-        raise ApiError("INVALID_OPTION", name)
-    return value
+    return value if value in choices else default
+
+
+def raw_json(params: Params) -> bool:
+    return params.get("raw_json", "") == "1"

@@ -6,8 +6,10 @@ Choices (see docs in the module functions):
 - authors: anonymised as `user_` + the first 10 hex digits of sha256(name); `[deleted]` stays.
 - scores: a score s >= 1 becomes ups=s, downs=0; s <= 0 becomes ups=1, downs=1-s (the author's
   own upvote is always counted, matching the self-vote row every create writes).
-- `[deleted]` / `[removed]` bodies: deleted=true; the database keeps the real body when another
-  recorded snapshot of the comment still had it (r2 keeps it too), else the marker.
+- `[deleted]` bodies: deleted=true; `[removed]` bodies: spam=true (a moderator removal, rendered
+  `[removed]`); the database keeps the real body when another recorded snapshot of the comment
+  still had it (r2 keeps it too), else the marker.
+- a post's `upvote_ratio`, where recorded, is stored on the link as a float.
 - a comment whose parent is missing from a partial thread is skipped with its descendants and
   counted in `SeedReport.orphans_skipped` (re-parenting would invent structure).
 - a thread without a post file gets a synthesized link (author `[deleted]`, earliest comment time).
@@ -104,6 +106,11 @@ def creation_order(rows: list[dict[str, Any]], link_full: str) -> tuple[list[dic
     return out, len(by_id) - len(reachable)
 
 
+def _ratio(value: Any) -> float | None:
+    """A recorded upvote ratio, stored as a float (an EAV `num` row)."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 async def _account(st: LegacyStores, name: str, report: SeedReport) -> int:
     async with st.pg.acquire() as conn:
         found = await things.find_by_name(conn, "account", name)
@@ -137,7 +144,7 @@ async def seed_thread(st: LegacyStores, ndjson: Path, report: SeedReport) -> Non
     author = await _account(st, anonymise(post.get("author") or "[deleted]"), report)
     ups, downs = score_to_votes(int(post.get("score", 1)))
     attrs = {"title": post.get("title", ""), "url": post.get("url") or "", "selftext": post.get("selftext") or "",
-             "author_id": author, "sr_id": sr_id}
+             "author_id": author, "sr_id": sr_id, "upvote_ratio": _ratio(post.get("upvote_ratio"))}
     if not await _ensure(st, "link", link_id, dt_from_epoch(post["created_utc"]), attrs, ups, downs):
         report.threads_already_present += 1
         return
@@ -153,11 +160,12 @@ async def seed_thread(st: LegacyStores, ndjson: Path, report: SeedReport) -> Non
         if isinstance(r.get("edited"), (int, float)) and not isinstance(r.get("edited"), bool):
             extra["editted"] = dt_from_epoch(float(r["edited"]))
             report.edited += 1
-        deleted = r["body"] in DELETED_MARKERS
-        report.deleted += deleted
+        deleted = r["body"] == "[deleted]"
+        spam = r["body"] == "[removed]"  # removed by a moderator: r2's spam flag, rendered [removed]
+        report.deleted += deleted or spam
         c_ups, c_downs = score_to_votes(int(r.get("score") or 0))
         await model.create_comment(st, author_id, parent, body, dt_from_epoch(r["created_utc"]), "",
-                                   thing_id=from36(r["id"]), ups=c_ups, downs=c_downs, deleted=deleted, extra=extra,
+                                   thing_id=from36(r["id"]), ups=c_ups, downs=c_downs, deleted=deleted, spam=spam, extra=extra,
                                    reply_to_deleted=True)
         report.comments += 1
 

@@ -17,7 +17,9 @@ def f32(x: float) -> float:
 
 
 def confidence(ups: int, downs: int) -> float:
-    """Wilson lower bound, r2's expression evaluated left to right, every intermediate in float32:
+    """Wilson lower bound as r2's Cython `_confidence` computed it: `n`, `z`, `p`, `left`, `under`
+    and the argument of `sqrt` are C floats (each operation rounded to float32); `sqrt` returns a
+    double, so `right` and the final `(left - right) / under` are doubles:
     n = ups + downs; p = ups / n
     (p + 1/(2n)*z*z - z*sqrt(p*(1-p)/n + z*z/(4*n*n))) / (1 + 1/n*z*z)
     """
@@ -25,13 +27,13 @@ def confidence(ups: int, downs: int) -> float:
     if n == 0:
         return 0.0
     z = f32(Z)
-    p = f32(f32(ups) / n)
+    p = f32(float(ups) / n)
     left = f32(p + f32(f32(f32(1.0 / f32(2.0 * n)) * z) * z))
     var = f32(f32(p * f32(1.0 - p)) / n)
     zz4 = f32(f32(z * z) / f32(f32(4.0 * n) * n))
-    right = f32(z * f32(math.sqrt(f32(var + zz4))))
+    right = z * math.sqrt(f32(var + zz4))
     under = f32(1.0 + f32(f32(f32(1.0 / n) * z) * z))
-    return f32(f32(left - right) / under)
+    return (left - right) / under
 
 
 def top(ups: int, downs: int) -> float:

@@ -4,6 +4,7 @@ plus the read paths r2 used (comments through the cache with `add` on a miss).""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -21,7 +22,7 @@ class LegacyStores:
     redis: aioredis.Redis
     stream: str = DEFAULT_STREAM
     # Account and subreddit names never change: a process-local memo, like r2's local cache.
-    _names: dict[tuple[str, int], str] = field(default_factory=dict)
+    _names: dict[tuple[str, int], Any] = field(default_factory=dict)
 
     @classmethod
     async def open(cls, postgres: str, memcached: tuple[str, int], redis_url: str,
@@ -68,6 +69,18 @@ class LegacyStores:
                 return "[deleted]"  # a dangling reference renders like r2's missing account
             self._names[key] = found
         return self._names[key]
+
+    async def hide_mins(self, sr_id: int) -> int:
+        """The subreddit's `comment_score_hide_mins` (memoised like its name; 0 when unset)."""
+        key = ("hide_mins", sr_id)
+        if key not in self._names:
+            async with self.pg.acquire() as conn:
+                sr = await things.load(conn, "subreddit", sr_id)
+            self._names[key] = things.get_attr("subreddit", sr, "comment_score_hide_mins") if sr else 0  # type: ignore[assignment]
+        return int(self._names[key])
+
+    def known_hide_mins(self, sr_id: int) -> int:
+        return int(self._names.get(("hide_mins", sr_id), 0))
 
     def known_name(self, type_name: str, thing_id: int) -> str:
         """A name already resolved by `name()` (render paths preload them)."""

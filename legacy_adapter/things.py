@@ -21,8 +21,8 @@ _MISSING = object()
 # Attribute defaults per type; attributes without a default are always stored.
 DEFAULTS: dict[str, dict[str, Any]] = {
     "account": {},
-    "subreddit": {},
-    "link": {"url": "", "selftext": "", "num_comments": 0},
+    "subreddit": {"comment_score_hide_mins": 0},
+    "link": {"url": "", "selftext": "", "num_comments": 0, "upvote_ratio": None},
     "comment": {"parent_id": None, "editted": False, "distinguished": None, "gilded": 0, "stickied": False},
 }
 TYPES = tuple(DEFAULTS)

@@ -20,7 +20,7 @@ from new_comments_service.backend import Backend
 from new_comments_service.memcached import MemcachedPool
 from new_comments_service.middleware import api_middleware
 from new_comments_service.sql import Sql
-from new_comments_service.state import BACKEND, CLOCK, SETTINGS
+from new_comments_service.state import API_PATH, BACKEND, CLOCK, SETTINGS
 from sister_stores.addresses import StoreAddresses
 from sister_stores.databases import readonly_dsn
 from telemetry.http import mount_observability, request_id_middleware
@@ -49,13 +49,23 @@ def create_app(settings: Settings, production: StoreAddresses, sister: StoreAddr
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app.cleanup_ctx.append(_stores(settings, production, sister))
-    app.router.add_get("/api/info", read_handlers.info, name="info")
-    app.router.add_get("/comments/{link36}", read_handlers.comments, name="comments")
-    app.router.add_get("/api/morechildren", read_handlers.morechildren, name="morechildren")
-    app.router.add_post("/api/comment", write_handlers.create, name="comment")
-    app.router.add_post("/api/editusertext", write_handlers.edit, name="editusertext")
-    app.router.add_post("/api/vote", write_handlers.vote, name="vote")
+    # Canonical paths get their own resources (metrics by route); the catch-all takes the other
+    # forms r2 accepted. The middleware resolves every one of them to its endpoint.
+    for name, path in (("api-info", "/api/info"), ("api-morechildren", "/api/morechildren"),
+                       ("api-comment", "/api/comment"), ("api-editusertext", "/api/editusertext"),
+                       ("api-vote", "/api/vote"), ("api-comments", "/comments/{link36}"), ("api-any", "/{path:.*}")):
+        app.router.add_route("*", path, dispatch, name=name)
     return app
+
+
+HANDLERS = {
+    "info": read_handlers.info, "comments": read_handlers.comments, "morechildren": read_handlers.morechildren,
+    "comment": write_handlers.create, "editusertext": write_handlers.edit, "vote": write_handlers.vote,
+}
+
+
+async def dispatch(request: web.Request) -> web.StreamResponse:
+    return await HANDLERS[request[API_PATH].endpoint](request)  # type: ignore[attr-defined]
 
 
 def _stores(settings: Settings, production: StoreAddresses, sister: StoreAddresses | None) -> Callable:

@@ -19,8 +19,8 @@ def encode(value: Any) -> tuple[str | None, str]:
         return ("t" if value else "f"), "bool"
     if isinstance(value, str):
         return value, "str"
-    if isinstance(value, int):
-        return str(value), "num"
+    if isinstance(value, (int, float)):  # floats are numbers too: their shortest repr, kind num
+        return repr(value) if isinstance(value, float) else str(value), "num"
     if value is None:
         return None, "none"
     return pickle.dumps(value, protocol=0).decode("latin-1"), "pickle"
@@ -45,7 +45,12 @@ def decode(value: str | None, kind: str | None) -> Any:
     if kind == "bool":
         return value == "t"
     if kind == "num":
-        return int(value) if value is not None else None
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except ValueError:  # "0.96", "1e+20", "inf": a float
+            return float(value)
     if kind == "none" or value is None:
         return None
     if kind == "pickle":

@@ -13,6 +13,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "NOT_FOUND": (404, "that thing does not exist"),
     "NOT_AUTHOR": (403, "only the author can do that"),
     "DELETED_COMMENT": (400, "that comment has been deleted"),
+    "FORBIDDEN": (403, "forbidden"),
     "TAP_REFUSED": (403, "tap headers are not accepted here"),
     # Not in the spec's table: the update lock could not be taken within 2 s (nothing was written).
     "LOCK_TIMEOUT": (503, "the thing is busy, try again"),

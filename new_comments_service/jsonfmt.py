@@ -16,8 +16,15 @@ _CDC = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), sort_keys=True
 CONTENT_TYPE = "application/json; charset=UTF-8"
 
 
-def api_bytes(obj: Any) -> bytes:
-    return _API.encode(obj).encode("ascii")
+# r2 served JSON through websafe_json (&, <, > as HTML entities) unless raw_json=1 asked for
+# scriptsafe_dumps (the same three characters as uppercase \u escapes).
+_HTML_ENTITIES = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;"}
+_SCRIPT_ESCAPES = {ord("&"): "\\u0026", ord("<"): "\\u003C", ord(">"): "\\u003E"}
+
+
+def api_bytes(obj: Any, raw_json: bool = False) -> bytes:
+    text = _API.encode(obj)
+    return text.translate(_SCRIPT_ESCAPES if raw_json else _HTML_ENTITIES).encode("ascii")
 
 
 def cdc_text(obj: Any) -> str:

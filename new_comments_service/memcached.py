@@ -70,6 +70,25 @@ class MemcachedPool:
     async def add(self, key: str, value: bytes, expire: int, flags: int = 0) -> bool:
         return await self.run(lambda c: c.add(key, value, expire=expire, noreply=False, flags=flags))
 
+    async def set_if_newer(self, key: str, value: bytes, version: int, expire: int, flags: int,
+                           version_of: Callable[[bytes], int | None]) -> None:
+        """Store `value` unless the entry already holds version `version` or later: a compare-and-
+        swap loop instead of a lock, so concurrent writers of one comment never wait on each other
+        and the newest version always ends up cached whatever order their commits finish in."""
+        def store(c: Client) -> None:
+            while True:
+                current, token = c.gets(key)
+                if current is None:
+                    if c.add(key, value, expire=expire, noreply=False, flags=flags):
+                        return
+                    continue
+                held = version_of(current)
+                if held is not None and held >= version:
+                    return
+                if c.cas(key, value, token, expire=expire, noreply=False, flags=flags):
+                    return
+        await self.run(store)
+
     async def delete(self, key: str) -> bool:
         return await self.run(lambda c: c.delete(key, noreply=False))
 

@@ -119,5 +119,15 @@ def cache_bytes(thing: Thing) -> bytes:
     return pickle.dumps(cache_object(thing), protocol=2)
 
 
+def cached_version(raw: bytes) -> int | None:
+    """The `_version` of a cache entry's bytes (None when they are not a comment object)."""
+    try:
+        obj = pickle.loads(raw)
+    except Exception:  # noqa: BLE001 - anything unreadable is simply replaced
+        return None
+    version = obj.get("_version") if isinstance(obj, dict) else None
+    return version if isinstance(version, int) else None
+
+
 def cache_key(thing_id: int) -> str:
     return f"comment:{thing_id}"

@@ -37,23 +37,47 @@ async def form_params(request: web.Request) -> dict[str, str]:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError("BAD_ENCODING") from None
-    return _parse(text)
+    form = _parse(text)
+    if wants_raw_json(form):
+        from new_comments_service.state import RAW_JSON
+        request[RAW_JSON] = True
+    return form
 
 
 def sort_param(params: dict[str, str]) -> str:
-    sort = params.get("sort") or "confidence"
-    if sort not in SORTS:
-        raise ApiError("INVALID_OPTION", "sort")
-    return sort
+    """An unknown sort is not an error: the default (confidence) is used."""
+    sort = params.get("sort", "")
+    return sort if sort in SORTS else "confidence"
 
 
-def int_param(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isascii() or not raw.lstrip("-").isdigit():
-        raise ApiError("INVALID_OPTION", name)
-    value = int(raw)
-    if not low <= value <= high:
-        raise ApiError("INVALID_OPTION", name)
-    return value
+def _int_or_none(raw: str | None) -> int | None:
+    """Python-2-int() semantics: optional spaces and sign around ASCII digits; anything else None."""
+    if raw is None:
+        return None
+    text = raw.strip(" \t\n\r\x0b\x0c")
+    body = text[1:] if text[:1] in ("+", "-") else text
+    if not body or not body.isascii() or not body.isdigit():
+        return None
+    significant = body.lstrip("0")
+    if len(significant) > 18:  # far beyond any clamp: keep the sign only
+        return -(10**18) if text.startswith("-") else 10**18
+    return int(text)
+
+
+def limit_param(params: dict[str, str], default: int, maximum: int) -> int:
+    value = _int_or_none(params.get("limit"))
+    return default if value is None or value <= 0 else min(value, maximum)
+
+
+def depth_param(params: dict[str, str], maximum: int) -> int:
+    value = _int_or_none(params.get("depth"))
+    return value if value is not None and 0 < value < maximum else maximum
+
+
+def context_param(params: dict[str, str], maximum: int) -> int:
+    value = _int_or_none(params.get("context"))
+    return 0 if value is None else max(0, min(maximum, value))
+
+
+def wants_raw_json(params: dict[str, str]) -> bool:
+    return params.get("raw_json") == "1"

@@ -13,7 +13,9 @@ _NAMES = """,
   (SELECT a.value FROM reddit_data_account a WHERE a.key = 'name'
      AND a.thing_id = (d.vals[array_position(d.keys, 'author_id')])::bigint) AS author_name,
   (SELECT s.value FROM reddit_data_subreddit s WHERE s.key = 'name'
-     AND s.thing_id = (d.vals[array_position(d.keys, 'sr_id')])::bigint) AS sr_name"""
+     AND s.thing_id = (d.vals[array_position(d.keys, 'sr_id')])::bigint) AS sr_name,
+  (SELECT h.value FROM reddit_data_subreddit h WHERE h.key = 'comment_score_hide_mins'
+     AND h.thing_id = (d.vals[array_position(d.keys, 'sr_id')])::bigint) AS sr_hide_mins"""
 
 
 _VOTE = """,
@@ -39,7 +41,7 @@ _COMMENT_FOR_UPDATE = _things("comment", "t.thing_id = $1", extra=_VOTE, suffix=
 
 
 def _with_names(records: list[Any]) -> tuple[list[Thing], Names]:
-    things, accounts, subreddits = [], {}, {}
+    things, accounts, subreddits, hide = [], {}, {}, {}
     for rec in records:
         thing = Thing.from_record(rec)
         things.append(thing)
@@ -47,7 +49,9 @@ def _with_names(records: list[Any]) -> tuple[list[Thing], Names]:
             accounts[thing.attrs["author_id"]] = rec["author_name"]
         if rec["sr_name"] is not None:
             subreddits[thing.attrs["sr_id"]] = rec["sr_name"]
-    return things, Names(accounts, subreddits)
+        if rec["sr_hide_mins"] is not None:
+            hide[thing.attrs["sr_id"]] = int(rec["sr_hide_mins"])
+    return things, Names(accounts, subreddits, hide)
 
 
 async def comments_by_ids(db: Sql, ids: list[int]) -> tuple[list[Thing], Names]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from new_comments_service.ids import comment_fullname, link_fullname, subreddit_fullname, to36
 from new_comments_service.model import Thing, epoch_float
 
 DELETED = "[deleted]"
+REMOVED = "[removed]"
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class Names:
 
     accounts: dict[int, str]
     subreddits: dict[int, str]
+    hide_minutes: dict[int, int] = field(default_factory=dict)  # subreddit id -> score-hiding window
 
     def account(self, thing_id: int) -> str:
         return self.accounts.get(thing_id, DELETED)
@@ -32,13 +34,38 @@ def _created(thing: Thing, tz_offset: int) -> tuple[float, float]:
 
 
 def controversiality(ups: int, downs: int) -> int:
-    return int(ups > 0 and downs > 0 and min(ups, downs) * 2 >= max(ups, downs))
+    """Flagged only with a sample of at least 7 votes and an upvote share from 0.4 to 0.6."""
+    total = ups + downs
+    return int(total >= 7 and 0.4 <= ups / total <= 0.6)
 
 
-def comment_object(c: Thing, names: Names, tz_offset: int, replies: Any = "", depth: int | None = None) -> dict:
+@dataclass(frozen=True)
+class Viewer:
+    """Who reads (an account name, or None) and the server time of the read."""
+
+    name: str | None = None
+    now: float | None = None
+
+
+def looks_deleted(c: Thing, names: Names, viewer: Viewer) -> bool:
+    """Deleted, or removed (spam) unless the reader wrote it."""
+    return c.deleted or (c.spam and viewer.name != names.account(c.attrs["author_id"]))
+
+
+def _score_hidden(c: Thing, names: Names, viewer: Viewer) -> bool:
+    minutes = names.hide_minutes.get(c.attrs["sr_id"], 0)
+    if minutes <= 0 or viewer.now is None or viewer.name == names.account(c.attrs["author_id"]):
+        return False
+    return epoch_float(c.date) > viewer.now - 60 * minutes
+
+
+def comment_object(c: Thing, names: Names, tz_offset: int, replies: Any = "", depth: int | None = None,
+                   viewer: Viewer = Viewer()) -> dict:
     a = c.attrs
     editted = a.get("editted", False)
-    score = c.ups - c.downs
+    ups, downs = (1, 0) if _score_hidden(c, names, viewer) else (c.ups, c.downs)
+    score = ups - downs
+    gone = looks_deleted(c, names, viewer)
     created, created_utc = _created(c, tz_offset)
     parent = comment_fullname(a["parent_id"]) if a.get("parent_id") is not None else link_fullname(a["link_id"])
     data = {
@@ -47,11 +74,11 @@ def comment_object(c: Thing, names: Names, tz_offset: int, replies: Any = "", de
         "likes": None,
         "replies": replies,
         "id": to36(c.thing_id),
-        "gilded": a.get("gilded", 0),
-        "author": DELETED if c.deleted else names.account(a["author_id"]),
+        "gilded": 0 if gone else a.get("gilded", 0),
+        "author": DELETED if gone else names.account(a["author_id"]),
         "parent_id": parent,
         "score": score,
-        "body": DELETED if c.deleted else a.get("body", ""),
+        "body": (REMOVED if c.spam else DELETED) if gone else a.get("body", ""),
         "edited": float(int(epoch_float(editted))) if editted is not False and editted is not None else False,
         "downs": 0,
         "subreddit": names.subreddit(a["sr_id"]),
@@ -59,9 +86,9 @@ def comment_object(c: Thing, names: Names, tz_offset: int, replies: Any = "", de
         "created": created,
         "created_utc": created_utc,
         "ups": score,
-        "distinguished": a.get("distinguished"),
+        "distinguished": None if gone else a.get("distinguished"),
         "stickied": a.get("stickied", False),
-        "controversiality": controversiality(c.ups, c.downs),
+        "controversiality": controversiality(ups, downs),
     }
     if depth is not None:
         data["depth"] = depth
@@ -89,6 +116,7 @@ def link_object(link: Thing, names: Names, tz_offset: int) -> dict:
         "selftext": a.get("selftext", ""),
         "subreddit": sr_name,
         "permalink": f"/r/{sr_name}/comments/{link36}/",
+        "upvote_ratio": a.get("upvote_ratio"),
     }
     return {"kind": "t3", "data": data}
 

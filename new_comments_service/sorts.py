@@ -1,7 +1,7 @@
 """Comment sort keys. Every order is descending by key with ties broken by ascending id.
 
-confidence reproduces r2's Cython `_confidence`, whose locals are C floats: every intermediate
-result is rounded to IEEE float32 (struct's "f" format does exactly that, no numpy needed).
+confidence reproduces r2's Cython `_confidence`: its float locals round to IEEE float32 (struct's
+"f" format does exactly that, no numpy needed), its square root and result are doubles.
 """
 
 from __future__ import annotations
@@ -26,19 +26,22 @@ _Z = f32(1.281551565545)
 
 
 def confidence(ups: int, downs: int) -> float:
-    """Wilson score lower bound (80%), as r2 computed it in float32."""
+    """Wilson score lower bound (80%) with r2's mixed precision: its Cython declares n, z and p as
+    C floats, and `left`, `under` and the sum under the square root are float expressions (every
+    operation rounds to float32); `sqrt` returns a double, so `right` and the final quotient are
+    computed in double."""
     if ups + downs == 0:
         return 0.0
     n = f32(float(ups + downs))
     z = _Z
-    p = f32(f32(float(ups)) / n)
+    p = f32(float(ups) / n)
     zz = f32(z * z)
     # C evaluates left to right: 1/(2*n)*z*z is ((1/(2*n))*z)*z, not (1/(2*n))*(z*z).
     left = f32(p + f32(f32(f32(1.0 / f32(2.0 * n)) * z) * z))
     inner = f32(f32(f32(p * f32(1.0 - p)) / n) + f32(zz / f32(f32(4.0 * n) * n)))
-    right = f32(z * f32(math.sqrt(inner)))
+    right = z * math.sqrt(inner)
     under = f32(1.0 + f32(f32(f32(1.0 / n) * z) * z))
-    return f32(f32(left - right) / under)
+    return (left - right) / under
 
 
 def controversy(ups: int, downs: int) -> float:
@@ -61,6 +64,9 @@ def _key(sort: str) -> Callable[[Thing], tuple]:
     if sort == "old":
         return lambda t: (t.thing_id,)
     raise ValueError(sort)
+
+
+sort_key = _key
 
 
 def sort_things(things: Iterable[T], sort: str) -> list[T]:

@@ -1,88 +1,183 @@
-"""The comment tree of one link: preorder walks with limit and depth stubs, and morechildren."""
+"""The comment tree of one link, built best-first (docs/legacy-formats.md, "Tree building").
+
+A single priority queue holds the frontier: every comment whose parent is already shown. The best
+by the sort's key (ties: lower id) is shown next and its children join the queue, until `limit`
+comments are chosen. The chosen ones are then placed under their parents in the order chosen, with
+stubs for what was left out. Deleted (or removed) comments with no descendants are dropped after
+being chosen, so they still count against the limit.
+"""
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
 from new_comments_service.ids import comment_fullname, link_fullname
 from new_comments_service.model import Thing
-from new_comments_service.render import Names, comment_object, listing, more_for_depth, more_for_limit
-from new_comments_service.sorts import sort_things
+from new_comments_service.render import listing, more_for_depth, more_for_limit
+from new_comments_service.sorts import sort_key, sort_things
 
-MORECHILDREN_MAX = 100
+MORECHILDREN_MAX = 20
+MAX_DEPTH = 10
+RenderFn = Callable[[Thing, Any, "int | None"], dict]
 
 
 class Tree:
-    """Parent -> children (sorted) for one link. Comments whose parent is not here are unreachable."""
+    """Parent id (None for the link) -> children in sort order, for one link's comments."""
 
     def __init__(self, link_id: int, comments: list[Thing], sort: str) -> None:
         self.link_id = link_id
-        self.by_id = {c.thing_id: c for c in comments}
-        kids: dict[int | None, list[Thing]] = {}
-        for c in comments:
-            kids.setdefault(c.parent_id, []).append(c)
-        self.children = {parent: sort_things(group, sort) for parent, group in kids.items()}
-        self._sizes: dict[int, int] = {}
         self.sort = sort
+        self.key = sort_key(sort)
+        self.by_id = {c.thing_id: c for c in comments}
+        groups: dict[int | None, list[Thing]] = {}
+        for c in comments:
+            groups.setdefault(c.parent_id, []).append(c)
+        self.children = {parent: sort_things(group, sort) for parent, group in groups.items()}
+        self._counts: dict[int, int] = {}
+        self._depths: dict[int, int] = {}
 
-    def subtree_size(self, thing_id: int) -> int:
-        """The comment itself plus all its descendants."""
-        size = self._sizes.get(thing_id)
-        if size is None:
-            stack, size = [thing_id], 0
-            while stack:
-                node = stack.pop()
-                size += 1
-                stack.extend(c.thing_id for c in self.children.get(node, ()))
-            self._sizes[thing_id] = size
-        return size
+    def kids(self, parent: int | None) -> list[Thing]:
+        return self.children.get(parent, [])
 
-    def preorder(self, root: Thing) -> list[Thing]:
-        out, stack = [], [root]
-        while stack:
-            node = stack.pop()
-            out.append(node)
-            stack.extend(reversed(self.children.get(node.thing_id, ())))
-        return out
+    def descendant_count(self, thing_id: int) -> int:
+        """How many comments hang below this one (reachable ones only)."""
+        if thing_id not in self._counts:
+            total = 0
+            pending = [thing_id]
+            while pending:
+                below = self.kids(pending.pop())
+                total += len(below)
+                pending.extend(c.thing_id for c in below)
+            self._counts[thing_id] = total
+        return self._counts[thing_id]
 
+    def depth_of(self, c: Thing) -> int:
+        if c.thing_id not in self._depths:
+            chain, node = [], c
+            while node is not None and node.thing_id not in self._depths:
+                chain.append(node)
+                node = self.by_id.get(node.parent_id) if node.parent_id is not None else None
+            base = -1 if node is None else self._depths[node.thing_id]
+            for n in reversed(chain):
+                base += 1
+                self._depths[n.thing_id] = base
+        return self._depths[c.thing_id]
 
-def thread_children(tree: Tree, names: Names, tz_offset: int, limit: int, max_depth: int) -> list[dict]:
-    """The top-level children of the comment Listing of /comments."""
-    shown = 0
-
-    def level(parent_key: int | None, parent_fullname: str, depth: int) -> list[dict]:
-        nonlocal shown
-        out: list[dict] = []
-        kids = tree.children.get(parent_key, [])
-        for i, c in enumerate(kids):
-            if shown >= limit:
-                hidden = kids[i:]
-                count = sum(tree.subtree_size(h.thing_id) for h in hidden)
-                out.append(more_for_limit([h.thing_id for h in hidden], count, parent_fullname, depth))
+    def only_path(self, target: Thing, context: int) -> Thing:
+        """Permalink: keep just the branch from `context` ancestors of `target` down to it; returns
+        the branch's top comment."""
+        top = target
+        for _ in range(context):
+            parent = self.by_id.get(top.parent_id) if top.parent_id is not None else None
+            if parent is None:
                 break
-            shown += 1
-            replies: object = ""
-            if tree.children.get(c.thing_id):
-                fullname = comment_fullname(c.thing_id)
-                if depth >= max_depth - 1:
-                    replies = listing([more_for_depth(fullname, depth + 1)])
-                else:
-                    replies = listing(level(c.thing_id, fullname, depth + 1))
-            out.append(comment_object(c, names, tz_offset, replies, depth))
-        return out
-
-    return level(None, link_fullname(tree.link_id), 0)
+            top = parent
+        node = target
+        while node is not top:
+            self.children[node.parent_id] = [node]
+            node = self.by_id[node.parent_id]  # type: ignore[index]
+        self._counts.clear()
+        return top
 
 
-def more_children(tree: Tree, ids: list[int]) -> list[Thing]:
-    """Requested comments of this link in sort order, each followed by its descendants, flat."""
-    requested = sort_things({i: tree.by_id[i] for i in ids if i in tree.by_id}.values(), tree.sort)
-    out: list[Thing] = []
-    seen: set[int] = set()
-    for c in requested:
-        for node in tree.preorder(c):
-            if node.thing_id in seen:
-                continue
-            seen.add(node.thing_id)
-            out.append(node)
-            if len(out) == MORECHILDREN_MAX:
-                return out
+@dataclass
+class Shown:
+    thing: Thing
+    depth: int
+    below: list["Shown | dict"] = field(default_factory=list)
+
+
+def _choose(tree: Tree, start: Iterable[Thing], base: int, limit: int, max_depth: int) -> tuple[list[Shown], set[int]]:
+    queue = [(tree.key(c), c.thing_id, c) for c in start]
+    heapq.heapify(queue)
+    chosen: list[Shown] = []
+    while queue and len(chosen) < limit:
+        _, _, c = heapq.heappop(queue)
+        depth = tree.depth_of(c) - base
+        if depth >= max_depth:
+            continue
+        chosen.append(Shown(c, depth))
+        if depth + 1 < max_depth:
+            for child in tree.kids(c.thing_id):
+                heapq.heappush(queue, (tree.key(child), child.thing_id, child))
+    return chosen, {s.thing.thing_id for s in chosen}
+
+
+def _parent_fullname(tree: Tree, parent: int | None) -> str:
+    return link_fullname(tree.link_id) if parent is None else comment_fullname(parent)
+
+
+def _arrange(tree: Tree, start: list[Thing], base: int, limit: int, max_depth: int,
+             hidden_as_deleted: Callable[[Thing], bool]) -> list["Shown | dict"]:
+    chosen, chosen_ids = _choose(tree, start, base, limit, max_depth)
+    by_id = {s.thing.thing_id: s for s in chosen}
+    roots: list[Shown | dict] = []
+    for s in chosen:
+        if hidden_as_deleted(s.thing) and tree.descendant_count(s.thing.thing_id) == 0:
+            continue
+        holder = by_id.get(s.thing.parent_id) if s.thing.parent_id is not None else None
+        (holder.below if holder is not None else roots).append(s)
+    for s in chosen:
+        tid = s.thing.thing_id
+        if s.depth == max_depth - 1:
+            if tree.descendant_count(tid) > 0:
+                s.below.append(more_for_depth(comment_fullname(tid), s.depth + 1))
+            continue
+        left_out = [c for c in tree.kids(tid) if c.thing_id not in chosen_ids]
+        if left_out and s.depth < max_depth - 1:
+            count = sum(1 + tree.descendant_count(c.thing_id) for c in left_out)
+            s.below.append(more_for_limit([c.thing_id for c in left_out], count, comment_fullname(tid), s.depth + 1))
+    unchosen: dict[int | None, list[Thing]] = {}
+    for c in sort_things(start, tree.sort):
+        if c.thing_id not in chosen_ids:
+            unchosen.setdefault(c.parent_id, []).append(c)
+    for parent, group in unchosen.items():
+        count = sum(1 + tree.descendant_count(c.thing_id) for c in group)
+        roots.append(more_for_limit([c.thing_id for c in group], count, _parent_fullname(tree, parent),
+                                    tree.depth_of(group[0]) - base))
+    return roots
+
+
+def _nested(items: list["Shown | dict"], render: RenderFn) -> list[dict]:
+    out = []
+    for item in items:
+        if isinstance(item, Shown):
+            inner = _nested(item.below, render)
+            out.append(render(item.thing, listing(inner) if inner else "", item.depth))
+        else:
+            out.append(item)
     return out
+
+
+def _flat(items: list["Shown | dict"], render: RenderFn) -> list[dict]:
+    out = []
+    for item in items:
+        if isinstance(item, Shown):
+            out.append(render(item.thing, "", None))
+            out.extend(_flat(item.below, render))
+        else:
+            out.append(item)
+    return out
+
+
+def thread_children(tree: Tree, render: RenderFn, hidden_as_deleted: Callable[[Thing], bool], limit: int,
+                    max_depth: int, focus: Thing | None = None, context: int = 0) -> list[dict]:
+    """The children of the comment Listing of /comments (or of a comment's permalink)."""
+    if focus is not None:
+        top = tree.only_path(focus, context)
+        return _nested(_arrange(tree, [top], tree.depth_of(top), limit, max_depth, hidden_as_deleted), render)
+    return _nested(_arrange(tree, tree.kids(None), 0, limit, max_depth, hidden_as_deleted), render)
+
+
+def more_children(tree: Tree, ids: list[int], render: RenderFn, hidden_as_deleted: Callable[[Thing], bool]) -> list[dict]:
+    """Up to 20 comments, best-first from the requested ones at their shallowest depth (absolute
+    depths, depth limit 10), flat: each comment, then what was placed under it."""
+    wanted = [tree.by_id[i] for i in dict.fromkeys(ids) if i in tree.by_id]
+    if not wanted:
+        return []
+    shallowest = min(tree.depth_of(c) for c in wanted)
+    start = [c for c in wanted if tree.depth_of(c) == shallowest]
+    return _flat(_arrange(tree, start, 0, MORECHILDREN_MAX, MAX_DEPTH, hidden_as_deleted), render)

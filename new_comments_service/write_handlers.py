@@ -11,7 +11,7 @@ from new_comments_service.hydration import Hydration
 from new_comments_service.ids import Fullname, parse_fullname
 from new_comments_service.params import form_params
 from new_comments_service.render import things_response
-from new_comments_service.responses import json_response
+from new_comments_service.responses import respond
 from new_comments_service.state import BACKEND, IDENTITY
 
 MAX_TEXT = 10_000
@@ -36,7 +36,7 @@ def _thing(params: dict[str, str], field: str, kinds: tuple[str, ...]) -> Fullna
 
 def _text(params: dict[str, str]) -> str:
     text = params.get("text", "")
-    if not text:
+    if not text or text.isspace():  # whitespace alone (Unicode, as regex \s) is no text
         raise ApiError("NO_TEXT", "text")
     if len(text) > MAX_TEXT:
         raise ApiError("TOO_LONG", "text")
@@ -57,7 +57,7 @@ async def create(request: web.Request) -> web.Response:
     parent = _thing(params, "thing_id", ("link", "comment"))
     text = _text(params)
     obj, hydration = await writes.create_comment(b, ident, user_id, user_name, parent, text)
-    return json_response(things_response([obj]), headers=_headers(ident, hydration))
+    return respond(request, things_response([obj]), headers=_headers(ident, hydration))
 
 
 async def edit(request: web.Request) -> web.Response:
@@ -67,7 +67,7 @@ async def edit(request: web.Request) -> web.Response:
     target = _thing(params, "thing_id", ("comment",))
     text = _text(params)
     obj, hydration = await writes.edit_comment(b, ident, user_id, user_name, target.thing_id, text)
-    return json_response(things_response([obj]), headers=_headers(ident, hydration))
+    return respond(request, things_response([obj]), headers=_headers(ident, hydration))
 
 
 async def vote(request: web.Request) -> web.Response:
@@ -79,4 +79,4 @@ async def vote(request: web.Request) -> web.Response:
     if raw_dir not in ("-1", "0", "1"):
         raise ApiError("INVALID_OPTION", "dir")
     hydration = await writes.vote(b, ident, user_id, target.thing_id, int(raw_dir))
-    return json_response({}, headers=_headers(ident, hydration))
+    return respond(request, {}, headers=_headers(ident, hydration))

@@ -10,16 +10,19 @@ from new_comments_service.eav import ordered_attrs, row_arrays, stored_comment_a
 from new_comments_service.errors import ApiError
 from new_comments_service.hydration import Hydration, ensure_hydrated
 from new_comments_service.ids import Fullname
-from new_comments_service.memcached import LockTimeout
-from new_comments_service.model import CACHE_FLAGS, CACHE_TTL, Thing, cache_bytes, cache_key, epoch_float
-from new_comments_service.render import Names, comment_object
+from new_comments_service.model import CACHE_FLAGS, CACHE_TTL, Thing, cache_bytes, cache_key, cached_version, epoch_float
+from new_comments_service.render import Names, Viewer, comment_object
 
 EDIT_SILENT_S = 180
 EDIT_SILENT_VOTES = 2
 
 
 async def _after_commit(b: Backend, comment: Thing, kind: str, ident: WriteIdentity, changes: dict[str, list[Any]]) -> None:
-    await b.cache.set(cache_key(comment.thing_id), cache_bytes(comment), CACHE_TTL, CACHE_FLAGS)
+    if kind == cdc.CREATED:
+        await b.cache.set(cache_key(comment.thing_id), cache_bytes(comment), CACHE_TTL, CACHE_FLAGS)
+    else:  # concurrent edits and votes: the newest version wins the cache, without a lock
+        await b.cache.set_if_newer(cache_key(comment.thing_id), cache_bytes(comment), comment.version, CACHE_TTL,
+                                   CACHE_FLAGS, cached_version)
     await cdc.publish(b.redis, b.stream, cdc.event_fields(kind, comment, ident.request_time, ident.request_id, changes))
 
 
@@ -58,58 +61,55 @@ async def create_comment(b: Backend, ident: WriteIdentity, user_id: int, user_na
 
 async def edit_comment(b: Backend, ident: WriteIdentity, user_id: int, user_name: str, comment_id: int,
                        text: str) -> tuple[dict, Hydration | None]:
+    """The row lock (SELECT ... FOR UPDATE) serialises concurrent writers of one comment; no
+    Memcached lock is needed. Only attributes whose value changes are written; none: no write."""
     hydration = await ensure_hydrated("comment", comment_id, b, ident) if b.tap else None
     when = ident.request_time
-    try:
-        async with b.cache.lock(f"lock:{cache_key(comment_id)}"):
-            async with b.write_db.transaction() as tx:
-                comment, _ = await queries.comment_for_update(tx, comment_id, user_id)
-                if comment is None:
-                    raise ApiError("NOT_FOUND", "thing_id")
-                if comment.deleted:
-                    raise ApiError("DELETED_COMMENT", "thing_id")
-                if comment.author_id != user_id:
-                    raise ApiError("NOT_AUTHOR", "thing_id")
-                new: dict[str, Any] = {"body": text}
-                changes: dict[str, list[Any]] = {"body": [comment.attrs.get("body"), text]}
-                # r2: edits in the first 3 minutes of a comment with few votes leave no edit mark.
-                age = when.seconds - epoch_float(comment.date)
-                if age > EDIT_SILENT_S or comment.ups + comment.downs > EDIT_SILENT_VOTES:
-                    new["editted"] = when.dt
-                    changes["editted"] = [comment.attrs.get("editted", False), when.dt]
-                await queries.upsert_data(tx, "comment", comment_id, *row_arrays(new))
-                comment.version = await queries.bump_version(tx, comment_id)
-            comment.attrs = ordered_attrs({**comment.attrs, **new})
-            await _after_commit(b, comment, cdc.EDITED, ident, changes)
-    except LockTimeout:
-        raise ApiError("LOCK_TIMEOUT") from None
+    async with b.write_db.transaction() as tx:
+        comment, _ = await queries.comment_for_update(tx, comment_id, user_id)
+        if comment is None:
+            raise ApiError("NOT_FOUND", "thing_id")
+        if comment.author_id != user_id:
+            raise ApiError("NOT_AUTHOR", "thing_id")
+        if comment.deleted:
+            raise ApiError("FORBIDDEN", "thing_id")
+        new: dict[str, Any] = {"body": text}
+        # r2: edits in the first 3 minutes of a comment with few votes leave no edit mark.
+        age = when.seconds - epoch_float(comment.date)
+        if age > EDIT_SILENT_S or comment.ups + comment.downs > EDIT_SILENT_VOTES:
+            new["editted"] = when.dt
+        changes: dict[str, list[Any]] = {}
+        for key, value in new.items():
+            old = comment.attrs.get(key, False if key == "editted" else None)
+            if old != value:
+                changes[key] = [old, value]
+        if changes:
+            await queries.upsert_data(tx, "comment", comment_id, *row_arrays({k: v[1] for k, v in changes.items()}))
+            comment.version = await queries.bump_version(tx, comment_id)
+    if changes:
+        comment.attrs = ordered_attrs({**comment.attrs, **{k: v[1] for k, v in changes.items()}})
+        await _after_commit(b, comment, cdc.EDITED, ident, changes)
     sr_name = await queries.subreddit_name(b.read_db, comment.sr_id)
     names = Names({user_id: user_name}, {comment.sr_id: sr_name} if sr_name is not None else {})
-    return comment_object(comment, names, b.tz_offset), hydration
+    return comment_object(comment, names, b.tz_offset, viewer=Viewer(user_name, when.seconds)), hydration
 
 
 async def vote(b: Backend, ident: WriteIdentity, user_id: int, comment_id: int, direction: int) -> Hydration | None:
     """Apply `direction`; the same vote again changes nothing (no version bump, no event)."""
     hydration = await ensure_hydrated("comment", comment_id, b, ident, voter_id=user_id) if b.tap else None
     date = ident.request_time.dt
-    try:
-        async with b.cache.lock(f"lock:{cache_key(comment_id)}"):
-            async with b.write_db.transaction() as tx:
-                comment, stored = await queries.comment_for_update(tx, comment_id, user_id)
-                if comment is None:
-                    raise ApiError("NOT_FOUND", "id")
-                if comment.deleted:
-                    raise ApiError("DELETED_COMMENT", "id")
-                old = int(stored) if stored is not None else 0
-                if old == direction:
-                    return hydration
-                ups_delta = int(direction == 1) - int(old == 1)
-                downs_delta = int(direction == -1) - int(old == -1)
-                ups, downs, version = await queries.apply_votes(tx, comment_id, ups_delta, downs_delta)
-                await queries.upsert_vote(tx, user_id, comment_id, direction, date)
-            changes = {"ups": [comment.ups, ups], "downs": [comment.downs, downs], "vote": [old, direction]}
-            comment.ups, comment.downs, comment.version = ups, downs, version
-            await _after_commit(b, comment, cdc.VOTED, ident, changes)
-    except LockTimeout:
-        raise ApiError("LOCK_TIMEOUT") from None
+    async with b.write_db.transaction() as tx:
+        comment, stored = await queries.comment_for_update(tx, comment_id, user_id)
+        if comment is None or comment.deleted:  # a deleted comment is answered like a missing one
+            raise ApiError("NOT_FOUND", "id")
+        old = int(stored) if stored is not None else 0
+        if old == direction:
+            return hydration
+        ups_delta = int(direction == 1) - int(old == 1)
+        downs_delta = int(direction == -1) - int(old == -1)
+        ups, downs, version = await queries.apply_votes(tx, comment_id, ups_delta, downs_delta)
+        await queries.upsert_vote(tx, user_id, comment_id, direction, date)
+    changes = {"ups": [comment.ups, ups], "downs": [comment.downs, downs], "vote": [old, direction]}
+    comment.ups, comment.downs, comment.version = ups, downs, version
+    await _after_commit(b, comment, cdc.VOTED, ident, changes)
     return hydration

@@ -15,24 +15,36 @@ from diff_reports.types import READ_ENDPOINTS
 
 WRITE_PATHS = {"/api/comment": "create", "/api/editusertext": "update", "/api/vote": "increment"}
 READ_PATHS = {"/api/info": "info", "/api/morechildren": "morechildren"}
+POST_READS = {"/api/morechildren": "morechildren"}  # r2 takes morechildren by POST too
 # The field of each write that names the thing it acts on (create: the parent).
 WRITE_TARGET = {"create": "thing_id", "update": "thing_id", "increment": "id"}
-COMMENTS_RE = re.compile(r"/comments/([^/]+)/?")
+# Thread paths as r2 routed them: an optional /r/<sub> before, an optional /<slug>[/<comment>] after.
+COMMENTS_RE = re.compile(r"(?:/r/[^/]+)?/comments/([^/]+)(?:/[^/]+(?:/[^/]+)?)?")
 FULLNAME_RE = re.compile(r"(t[1-5])_([0-9a-z]+)")
+ID_SPLIT_RE = re.compile(r"[ ,]+")
 ID36_RE = re.compile(r"[0-9a-z]+")
 MAX_ID = 2**63 - 1
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
+def canonical_path(path: str) -> str:
+    """What the legacy routes by: the path without a trailing slash and a `.json` suffix."""
+    path = path.rstrip("/")
+    if path.endswith(".json"):
+        path = path[: -len(".json")].rstrip("/")
+    return path or "/"
+
+
 def endpoint_for(method: str, path: str) -> str | None:
     """The shadowable endpoint of a request, or None for pass-through only."""
+    path = canonical_path(path)
     if method == "GET":
         if path in READ_PATHS:
             return READ_PATHS[path]
         if COMMENTS_RE.fullmatch(path):
             return "comments"
     elif method == "POST":
-        return WRITE_PATHS.get(path)
+        return WRITE_PATHS.get(path) or POST_READS.get(path)
     return None
 
 
@@ -102,6 +114,10 @@ def parse_request(endpoint: str, path: str, raw_query: str, content_type: str | 
         raise Unshadowable("invalid_query") from None
     query = _fields(raw_query, strict=False)
     if is_read(endpoint):
+        if body:  # a POSTed read (morechildren): its form fields, which the legacy reads first
+            query = {**query, **_form(content_type, body)}
+        elif body is None and content_type:  # a POSTed read too large to buffer
+            raise Unshadowable("body_too_large")
         return _parse_read(endpoint, path, query)
     if body is None:
         raise Unshadowable("body_too_large")
@@ -120,9 +136,20 @@ def parse_request(endpoint: str, path: str, raw_query: str, content_type: str | 
     return ParsedRequest(endpoint, form, target, target if parsed[0] == "t3" else None, (target,))
 
 
+def _form(content_type: str | None, body: bytes) -> dict[str, str]:
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    if mime != FORM_TYPE:
+        raise Unshadowable("not_form_encoded")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Unshadowable("invalid_utf8") from None
+    return _fields(text, strict=True)
+
+
 def _parse_read(endpoint: str, path: str, query: dict[str, str]) -> ParsedRequest:
     if endpoint == "comments":
-        m = COMMENTS_RE.fullmatch(path)
+        m = COMMENTS_RE.fullmatch(canonical_path(path))
         if not m or not valid_id36(m.group(1)):
             raise Unshadowable("malformed_link")
         link = f"t3_{m.group(1)}"
@@ -132,8 +159,7 @@ def _parse_read(endpoint: str, path: str, query: dict[str, str]) -> ParsedReques
         if not link:
             raise Unshadowable("malformed_link")
         return ParsedRequest(endpoint, query, link, link, (link,))
-    ids = tuple(i for i in query.get("id", "").split(","))
-    if not ids or not all(parse_fullname(i) for i in ids):
-        raise Unshadowable("malformed_id")
-    first = ids[0]
-    return ParsedRequest(endpoint, query, first, first if first.startswith("t3_") else None, ids)
+    # The legacy drops malformed names (r2's VByName), so the rest is still worth comparing.
+    ids = tuple(i for i in ID_SPLIT_RE.split(query.get("id", "")) if parse_fullname(i))
+    first = ids[0] if ids else None
+    return ParsedRequest(endpoint, query, first, first if first and first.startswith("t3_") else None, ids)

@@ -42,7 +42,7 @@ async def call_side(session: aiohttp.ClientSession, base_url: str, req: Captured
                 req.method, URL(base_url.rstrip("/") + req.raw_path, encoded=True), headers=headers,
                 data=req.body or None, skip_auto_headers=SKIP_AUTO_HEADERS, allow_redirects=False,
             ) as resp:
-                body = await resp.content.read(MAX_SHADOW_RESPONSE)
+                body = await _read_upto(resp, MAX_SHADOW_RESPONSE)
                 status = resp.status
                 value = {"status": status, "body": parse_body(CIMultiDict(), body)}
         if status >= 500 and primary_status < 500:
@@ -54,6 +54,18 @@ async def call_side(session: aiohttp.ClientSession, base_url: str, req: Captured
                            duration_s=time.perf_counter() - started), "timeout"
     except (aiohttp.ClientError, OSError, ValueError) as exc:
         return Observation("new", error=f"{type(exc).__name__}: {exc}", duration_s=time.perf_counter() - started), "error"
+
+
+async def _read_upto(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body up to `limit` bytes: one `read(n)` returns only what has arrived so far, which
+    cut large bodies (a 500-comment thread) at a chunk boundary into invalid JSON."""
+    body = bytearray()
+    while len(body) < limit:
+        chunk = await resp.content.read(limit - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return bytes(body)
 
 
 def recheck_headers(req: CapturedRequest, request_id: str) -> CIMultiDict[str]:

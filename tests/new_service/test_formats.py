@@ -69,19 +69,30 @@ def test_request_time_is_exact_microseconds() -> None:
     assert RequestTime.parse("nan") is None and RequestTime.parse("x") is None
 
 
-# Reference values from r2's _confidence compiled as C with float locals (gcc, x86-64 SSE, sqrtf).
-CONFIDENCE_C = [
-    (1, 0, 0.37844750285148621), (2, 0, 0.54909235239028931), (5, 2, 0.47246283292770386),
-    (100, 3, 0.94115751981735229), (2, 2, 0.23024149239063263), (0, 3, 0.0), (10, 0, 0.85893130302429199),
-    (1, 1, 0.16425171494483948), (3, 7, 0.15379917621612549), (1000, 999, 0.48592400550842285),
-    (12345, 678, 0.94538652896881104), (1, 5, 0.051273856312036514),
-]
+def _c_model(ups: int, downs: int) -> float:
+    """r2's Cython `_confidence` with ctypes C floats for n, z, p, left, under and sqrt's argument;
+    sqrt returns a double, and right and the quotient are doubles (issue 15, behaviour 5)."""
+    import ctypes
+    import math
+
+    def f(x: float) -> float:
+        return ctypes.c_float(x).value
+    n = f(ups + downs)
+    if n == 0:
+        return 0.0
+    z, p = f(1.281551565545), f(float(ups) / n)
+    left = f(p + f(f(f(1 / f(2 * n)) * z) * z))
+    arg = f(f(f(p * f(1 - p)) / n) + f(f(z * z) / f(f(4 * n) * n)))
+    return (left - z * math.sqrt(arg)) / f(1 + f(f(f(1 / n) * z) * z))
 
 
-def test_confidence_matches_float32_c() -> None:
-    for ups, downs, expected in CONFIDENCE_C:
-        assert confidence(ups, downs) == expected, (ups, downs)
+def test_confidence_matches_r2s_mixed_precision() -> None:
+    pairs = [(1, 0), (2, 0), (5, 2), (100, 3), (2, 2), (0, 3), (10, 0), (1, 1), (3, 7), (1000, 999),
+             (12345, 678), (1, 5), (0, 9), (0, 5)]
+    for ups, downs in pairs:
+        assert confidence(ups, downs) == _c_model(ups, downs), (ups, downs)
     assert confidence(0, 0) == 0.0
+    assert confidence(0, 9) > confidence(0, 5)  # float32 throughout would tie them at 0.0
 
 
 def test_controversy_and_tie_order() -> None:

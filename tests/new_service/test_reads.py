@@ -58,7 +58,8 @@ async def test_sort_orders(primary: TestClient, clock: FakeClock) -> None:
     assert _ids(comments) == [to36(i) for i in expected["confidence"]]
     link = link_listing["data"]["children"][0]
     assert list(link["data"]) == ["subreddit_id", "title", "author", "num_comments", "score", "ups", "downs", "name",
-                                  "id", "created", "created_utc", "url", "selftext", "subreddit", "permalink"]
+                                  "id", "created", "created_utc", "url", "selftext", "subreddit", "permalink",
+                                  "upvote_ratio"]
     assert link["data"]["num_comments"] == 6 and link["data"]["author"] == "bob" and link["data"]["score"] == 8
     assert link["data"]["permalink"] == f"/r/pics/comments/{LINK36}/"
     assert link["data"]["created"] - link["data"]["created_utc"] == 28800
@@ -67,21 +68,20 @@ async def test_sort_orders(primary: TestClient, clock: FakeClock) -> None:
     assert _ids(top["replies"]) == [to36(A1), to36(A2)]
     assert top["replies"]["data"]["children"][0]["data"]["replies"]["data"]["children"][0]["data"]["depth"] == 2
     c = comments["data"]["children"][2]["data"]
-    assert (c["ups"], c["score"], c["downs"], c["controversiality"]) == (0, 0, 0, 1)
+    assert (c["ups"], c["score"], c["downs"], c["controversiality"]) == (0, 0, 0, 0)  # 2 votes: under the floor of 7
 
 
 async def test_limit_and_depth_stubs(primary: TestClient, clock: FakeClock) -> None:
     await _thread(primary, clock)
     _, (_, comments) = await _get(primary, f"/comments/{LINK36}?sort=old&limit=3")
     top = comments["data"]["children"]
-    assert _ids(comments) == [to36(A), f"more:{to36(B)},{to36(C)}"]
-    assert top[1] == {"kind": "more", "data": {"count": 2, "name": t1(B), "id": to36(B),
-                                               "parent_id": f"t3_{LINK36}", "depth": 0,
-                                               "children": [to36(B), to36(C)]}}
+    # best-first over the whole frontier: after A, B and C (older) beat A's replies A1 and A2
+    assert _ids(comments) == [to36(A), to36(B), to36(C)]
     a_replies = top[0]["data"]["replies"]
-    assert _ids(a_replies) == [to36(A1), f"more:{to36(A2)}"]
-    assert a_replies["data"]["children"][1]["data"] == {"count": 1, "name": t1(A2), "id": to36(A2),
-                                                         "parent_id": t1(A), "depth": 1, "children": [to36(A2)]}
+    assert _ids(a_replies) == [f"more:{to36(A1)},{to36(A2)}"]
+    assert a_replies["data"]["children"][0]["data"] == {"count": 3, "name": t1(A1), "id": to36(A1),
+                                                         "parent_id": t1(A), "depth": 1,
+                                                         "children": [to36(A1), to36(A2)]}
     # limit 1: A shown, its 3 descendants hidden behind one stub, B and C behind another
     _, (_, comments) = await _get(primary, f"/comments/{LINK36}?sort=old&limit=1")
     stub = comments["data"]["children"][0]["data"]["replies"]["data"]["children"][0]["data"]
@@ -102,9 +102,15 @@ async def test_morechildren(primary: TestClient, clock: FakeClock) -> None:
     await _thread(primary, clock)
     status, body = await _get(primary, f"/api/morechildren?link_id=t3_{LINK36}&children={to36(C)},{to36(A1)}&sort=top")
     assert status == 200 and body["json"]["errors"] == []
+    # only the requested comments at the shallowest depth among them (C, top level) are built from
+    assert [t["data"]["id"] for t in body["json"]["data"]["things"]] == [to36(C)]
+    status, body = await _get(primary, f"/api/morechildren?link_id=t3_{LINK36}&children={to36(A2)},{to36(A1)}&sort=top")
     things = body["json"]["data"]["things"]
-    assert [t["data"]["id"] for t in things] == [to36(A1), to36(A1A), to36(C)]
+    assert [t["data"]["id"] for t in things] == [to36(A1), to36(A1A), to36(A2)]
     assert all(t["data"]["replies"] == "" and list(t["data"]) == COMMENT_KEYS for t in things)
+    post_resp = await primary.post("/api/morechildren/", data={"link_id": f"t3_{LINK36}", "api_type": "json",
+                                                               "children": f"{to36(A2)},{to36(A1)}", "sort": "top"})
+    assert post_resp.status == 200 and (await post_resp.json())["json"]["data"]["things"] == things
     status, body = await _get(primary, f"/api/morechildren?link_id=t1_{to36(A)}&children=1")
     assert status == 400 and body["json"]["errors"][0][0] == "NO_THING_ID"
 
@@ -118,14 +124,15 @@ async def test_info_order_unknown_and_errors(primary: TestClient, clock: FakeClo
     assert list(body["data"]["children"][0]["data"]) == COMMENT_KEYS
     assert body["data"]["children"][1]["data"]["id"] == LINK36 == to36(LINK)
     assert list(body) == ["kind", "data"] and list(body["data"]) == ["modhash", "children", "after", "before"]
-    for query, code in (("id=t1_AB", "NO_THING_ID"), ("id=t1_0", "NO_THING_ID"), ("id=t9_1", "NO_THING_ID"),
-                        ("id=t1_" + "z" * 14, "NO_THING_ID"), ("id=" + ",".join(["t1_1"] * 101), "INVALID_OPTION"),
-                        ("id=t1_%FF", "BAD_ENCODING")):
+    for query in ("id=t1_AB", "id=t1_0", "id=t9_1", "id=t1_" + "z" * 14, "id="):  # malformed names are dropped
+        status, body = await _get(primary, f"/api/info?{query}")
+        assert status == 200 and body["data"]["children"] == [], query
+    for query, code in (("id=" + ",".join(["t1_1"] * 101), "INVALID_OPTION"), ("id=t1_%FF", "BAD_ENCODING")):
         status, body = await _get(primary, f"/api/info?{query}")
         assert status == 400 and body["json"]["errors"][0][0] == code, query
-    for query, field in (("sort=best", "sort"), ("limit=0", "limit"), ("limit=501", "limit"), ("depth=11", "depth"),
-                         ("limit=x", "limit")):
+    _, default = await _get(primary, f"/comments/{LINK36}")
+    for query in ("sort=best", "limit=0", "limit=x", "depth=11", "depth=0"):  # ignored: the defaults apply
         status, body = await _get(primary, f"/comments/{LINK36}?{query}")
-        assert status == 400 and body["json"]["errors"][0] == ["INVALID_OPTION", "that option is not valid", field]
+        assert status == 200 and body == default, query
     status, body = await _get(primary, "/comments/zzzzz")
     assert status == 404 and body["json"]["errors"][0][0] == "NOT_FOUND"

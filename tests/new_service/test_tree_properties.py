@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from new_comments_service.model import Thing
-from new_comments_service.render import Names
+from new_comments_service.render import Names, comment_object
 from new_comments_service.tree import Tree, more_children, thread_children
 
 LINK = 7
@@ -54,13 +54,25 @@ def _walk(nodes: list[dict], depth: int, acc: dict) -> None:
 def test_limit_walk_accounts_for_every_comment(things: list[Thing], limit: int, sort: str) -> None:
     tree = Tree(LINK, things, sort)
     acc = {"shown": 0, "hidden": 0, "depth_stubs": 0}
-    _walk(thread_children(tree, NAMES, 0, limit, 10), 0, acc)
-    assert acc["shown"] == min(limit, len(things))
+    _walk(thread_children(tree, _render, _never, limit, 10), 0, acc)
     if max(_depths(things).values()) < 9:  # no depth stubs: shown + counted-as-hidden is everything
+        assert acc["shown"] == min(limit, len(things))
         assert acc["depth_stubs"] == 0 and acc["shown"] + acc["hidden"] == len(things)
-    # morechildren of every top-level comment returns the whole forest (capped at 100)
+    # morechildren of every top-level comment: at most 20, the rest behind stubs
     tops = [t.thing_id for t in things if t.parent_id is None]
-    assert len(more_children(tree, tops)) == min(len(things), 100)
+    got = more_children(Tree(LINK, things, sort), tops, _render, _never)
+    shown = [g for g in got if g["kind"] == "t1"]
+    assert len(shown) == min(len(things), 20)
+    if max(_depths(things).values()) < 9:
+        assert len(shown) + sum(g["data"]["count"] for g in got if g["kind"] == "more") == len(things)
+
+
+def _render(c: Thing, replies: object, depth: int | None) -> dict:
+    return comment_object(c, NAMES, 0, replies, depth)
+
+
+def _never(c: Thing) -> bool:
+    return False
 
 
 def _depths(things: list[Thing]) -> dict[int, int]:

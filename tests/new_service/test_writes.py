@@ -196,11 +196,11 @@ async def test_deleted_comment_refuses_reply_edit_vote(primary: TestClient, seed
     await post(primary, "/api/comment", "alice", thing_id=f"t3_{LINK36}", text="x")
     await fetch(seeded.production.postgres, "UPDATE reddit_thing_comment SET deleted = true WHERE thing_id = $1", FIRST)
     fullname = f"t1_{_t36(FIRST)}"
-    for path, form in (("/api/comment", {"thing_id": fullname, "text": "r"}),
-                       ("/api/editusertext", {"thing_id": fullname, "text": "e"}),
-                       ("/api/vote", {"id": fullname, "dir": "1"})):
+    for path, form, status, code in (("/api/comment", {"thing_id": fullname, "text": "r"}, 400, "DELETED_COMMENT"),
+                                     ("/api/editusertext", {"thing_id": fullname, "text": "e"}, 403, "FORBIDDEN"),
+                                     ("/api/vote", {"id": fullname, "dir": "1"}, 404, "NOT_FOUND")):
         resp = await post(primary, path, "alice", **form)
-        assert resp.status == 400 and (await resp.json())["json"]["errors"][0][0] == "DELETED_COMMENT"
+        assert (resp.status, (await resp.json())["json"]["errors"][0][0]) == (status, code), path
     info = await (await primary.get(f"/api/info?id={fullname}")).json()
     assert info["data"]["children"][0]["data"]["body"] == "[deleted]"
     assert info["data"]["children"][0]["data"]["author"] == "[deleted]"

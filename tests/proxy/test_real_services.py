@@ -65,7 +65,8 @@ async def test_real_legacy_and_rewrite_behind_the_proxy(real_services, stores, c
                                headers={"X-Auth-User": "alice"}) as resp:
             assert resp.status == 200, await resp.text()
         await settle(proxy, len(reads) + 1)
-        assert sink.by_path() == {"read.comments.response": {"match": 1}, "read.info.response": {"match": 1},
+        # t1_BAD is dropped by both sides (r2 ignores malformed names), so that read is compared too
+        assert sink.by_path() == {"read.comments.response": {"match": 1}, "read.info.response": {"match": 2},
                                   "create.response": {"match": 1}}, [r.to_dict() for r in sink.records]
     finally:
         await runner.cleanup()
