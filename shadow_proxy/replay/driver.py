@@ -97,14 +97,16 @@ class Driver:
         """(method, path with query, form or None, headers) for one dataset request."""
         op = req["op"]
         headers = {"X-Request-Id": f"replay-{self.run_id}-{req['seq']}"}
+        raw = {"raw_json": "1"} if req.get("raw_json") else {}
         if op == "read_comments":
-            query = urlencode({"sort": req["sort"], "limit": req["limit"], "depth": req["depth"]})
+            query = urlencode({"sort": req["sort"], "limit": req.get("limit", 200), "depth": req.get("depth", 10), **raw})
             return "GET", f"/comments/{req['link'].split('_', 1)[1]}?{query}", None, headers
         if op == "read_info":
-            return "GET", "/api/info?" + urlencode({"id": ",".join(self._map(i) for i in req["ids"])}), None, headers
+            query = urlencode({"id": ",".join(self._map(i) for i in req["ids"]), **raw})
+            return "GET", f"/api/info?{query}", None, headers
         if op == "read_morechildren":
             query = urlencode({"link_id": req["link"], "children": ",".join(self._map36(c) for c in req["children"]),
-                               "sort": req["sort"]})
+                               "sort": req["sort"], **raw})
             return "GET", f"/api/morechildren?{query}", None, headers
         headers["X-Auth-User"] = req["user"]
         if op == "create":
