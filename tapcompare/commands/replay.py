@@ -9,6 +9,7 @@ import asyncio
 import signal
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -18,7 +19,9 @@ from config import Settings
 from diff_reports.ui.app import create_app as ui_app
 from shadow_proxy.datasets.build import BuildOptions, build_dataset
 from shadow_proxy.datasets.format import DatasetError, write_dataset
-from shadow_proxy.replay.gate import POLICIES, BaselineError
+from diff_reports.store.queries import Thresholds
+from shadow_proxy.replay.coverage import BRANCHES, attach_to_reports
+from shadow_proxy.replay.gate import POLICIES, BaselineError, apply_trust
 from shadow_proxy.replay.run import ReplayOptions, ReplayResult, run_replay
 from shadow_proxy.replay.stack import serve
 from shadow_proxy.replay.stores import DEFAULT_STORES_DIR, ReplayStores, ReplayStoresError, open_stores
@@ -77,18 +80,42 @@ def _replay(settings: Settings, options: ReplayOptions, stores_dir: str, keep_st
 @click.option("--stores-dir", default=DEFAULT_STORES_DIR, show_default=True, help="Where the local servers live.")
 @click.option("--keep-stores", is_flag=True, help="Leave the local servers running (stop: TAPCOMPARE_STORES__LOCAL_DIR=<dir> tapcompare stores down).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--inconclusive", "inconclusive", type=click.Choice(("fail", "warn")), default="fail", show_default=True,
+              help="A path whose raced/unavailable/skipped share passes its threshold is inconclusive: fail the gate, "
+                   "or only report it.")
+@click.option("--max-raced-pct", type=click.FloatRange(0, 100), default=None,
+              help="Raced share (percent of a path's verdicts) above which the path is inconclusive "
+                   "(default: [reports] inconclusive_raced_pct, 1).")
+@click.option("--require-coverage", "require_coverage", multiple=True, metavar="BRANCH[,BRANCH...]|all",
+              help="Fail the gate unless each named behaviour branch (or every one: all) was exercised; "
+                   "the branches are the rows of the behaviour-coverage table.")
 @click.pass_context
 def replay(ctx: click.Context, dataset_path: Path, rate: float | None, concurrency: int, fail_on: str,
            baseline: Path | None, write_baseline: Path | None, out: Path, fresh: bool, lockstep: bool,
-           stores_dir: str, keep_stores: bool, no_progress: bool) -> None:
+           stores_dir: str, keep_stores: bool, no_progress: bool, inconclusive: str, max_raced_pct: float | None,
+           require_coverage: tuple[str, ...]) -> None:
     """Replay DATASET through legacy, proxy and rewrite; write the report; exit by the gate.
 
-    Exit codes: 0 pass, 1 the gate failed, 3 the run is incomplete (verdicts missing or dropped)."""
+    Exit codes: 0 pass, 1 the gate failed (a mismatch group, an inconclusive path, a race in a
+    lockstep replay, a required behaviour not exercised), 3 the run is incomplete (verdicts missing
+    or dropped)."""
     settings = settings_from_click(ctx)
     configure_logging("WARNING", json=False)
+    required = [b.strip() for item in require_coverage for b in item.split(",") if b.strip()]
+    unknown = [b for b in required if b != "all" and b not in BRANCHES]
+    if unknown:
+        raise click.BadParameter(f"unknown behaviour branch(es) {', '.join(unknown)} (expected 'all' or some of "
+                                 f"{', '.join(BRANCHES)})", param_hint="--require-coverage")
+    thresholds = Thresholds.from_settings(settings.reports)
+    if max_raced_pct is not None:
+        thresholds = replace(thresholds, raced_pct=max_raced_pct)
     options = ReplayOptions(dataset_path, rate, concurrency, fail_on, baseline, write_baseline, out, fresh, lockstep,
                             progress=not no_progress)
     result = _replay(settings, options, stores_dir, keep_stores)
+    rows = result.drive.coverage.rows()
+    apply_trust(result.gate, result.counts, thresholds=thresholds, lockstep=lockstep, inconclusive=inconclusive,
+                coverage=rows, require_coverage=required)
+    attach_to_reports(result.reports, rows, required, thresholds)
     print_summary(result, console)
     ctx.exit(result.gate.exit_code)
 
@@ -145,6 +172,10 @@ def demo(ctx: click.Context, no_serve: bool, max_comments_per_thread: int, out: 
         raise click.ClickException(str(exc)) from None
     try:
         result = asyncio.run(run_replay(settings, stores, options, console=console))
+        rows = result.drive.coverage.rows()
+        apply_trust(result.gate, result.counts, thresholds=Thresholds.from_settings(settings.reports), lockstep=True,
+                    coverage=rows)
+        attach_to_reports(result.reports, rows, [], Thresholds.from_settings(settings.reports))
         print_summary(result, console)
         console.print(f"[bold]demo took {time.perf_counter() - started:.1f}s[/bold]")
         if not no_serve:
