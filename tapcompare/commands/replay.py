@@ -136,7 +136,7 @@ def build_demo_dataset(max_comments: int | None, seed: int = 7) -> tuple[Path, d
 
 async def _serve_ui(stores: ReplayStores, settings: Settings) -> None:
     rs = settings.reports
-    app = ui_app(None, rs.token, dsn=stores.results_dsn)
+    app = ui_app(None, rs.token, dsn=stores.results_dsn, thresholds=Thresholds.from_settings(rs))
     try:
         runner, url = await serve(app, rs.host, rs.port)
     except OSError:

@@ -106,7 +106,11 @@ async def test_a_cross_site_form_post_is_refused(results_store: ResultsStore, br
         form = (f'<form id="f" method="post" action="{base}/groups/{gid}/accept">'
                 f'<input name="reason" value="pwned"><input name="by" value="evil">'
                 f'<input name="csrf" value="{csrf_value(TOKEN)}"></form>')
-        evil.router.add_get("/", lambda _: web.Response(text=f"<html><body>{form}</body></html>", content_type="text/html"))
+
+        async def evil_page(_: web.Request) -> web.Response:
+            return web.Response(text=f"<html><body>{form}</body></html>", content_type="text/html")
+
+        evil.router.add_get("/", evil_page)
         async with TestClient(TestServer(evil, host="127.0.0.1")) as evil_client:
             context = await browser.new_context()
             page = await context.new_page()
@@ -138,3 +142,14 @@ async def test_sec_fetch_site_cross_site_is_refused_even_with_csrf(results_store
         same = await client.post(f"/groups/{gid}/accept", headers={"Sec-Fetch-Site": "same-origin"},
                                  data={"reason": "x", "by": "y", "csrf": csrf_value(TOKEN)}, allow_redirects=False)
         assert same.status == 303
+
+
+async def test_non_ascii_tokens_are_refused_not_crashed(results_store: ResultsStore) -> None:
+    """compare_digest refuses non-ASCII str; the checks compare bytes, so a hostile token is a 401."""
+    async with TestClient(TestServer(create_app(results_store.pool, TOKEN))) as client:
+        bearer = await client.get("/api/overview", headers={"Authorization": "Bearer tökén-ünicode"})
+        assert bearer.status == 401
+        query = await client.get("/groups", params={"token": "\u202etoken\u202c"}, allow_redirects=False)
+        assert query.status == 401
+        login = await client.post("/login", data={"token": "jeton-é", "next": "/"}, allow_redirects=False)
+        assert login.status == 401
