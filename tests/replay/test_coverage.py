@@ -3,7 +3,13 @@ and the bundled probes reach every branch the current legacy has."""
 
 from __future__ import annotations
 
-from shadow_proxy.replay.coverage import BRANCHES, coverage_for
+import json
+
+import jsonschema
+
+from diff_reports.export.formats import SCHEMA_FILE
+from diff_reports.store.queries import Thresholds
+from shadow_proxy.replay.coverage import BRANCHES, attach_to_reports, coverage_for
 from tests.replay.conftest import replay
 
 LINK = "t3_l"
@@ -103,3 +109,12 @@ async def test_the_probes_reach_the_legacys_branches(replay_settings, replay_sto
     counted = {r["branch"]: r["count"] for r in result.drive.coverage.rows()}
     assert not [b for b in PRESENT if not counted[b]], counted
     assert result.gate.passed and not result.stack.sink.groups
+    # The table reaches every report format; the JSON still follows its schema.
+    attach_to_reports(result.reports, result.drive.coverage.rows(), ["vote.self"], Thresholds())
+    report = json.loads(result.reports["json"].read_text())
+    jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text())).validate(report)
+    assert [r["branch"] for r in report["behaviour_coverage"]] == list(BRANCHES)
+    assert [r["branch"] for r in report["behaviour_coverage"] if r["required"]] == ["vote.self"]
+    assert "## Behaviour coverage" in result.reports["md"].read_text()
+    assert 'data-branch="confidence.float32_order"' in result.reports["html"].read_text()
+    assert json.loads((result.reports["json"].parent / "coverage.json").read_text()) == report["behaviour_coverage"]
