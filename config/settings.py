@@ -112,6 +112,12 @@ class ReportSettings(BaseModel):
     results_dsn: str | None = None
     redact_bodies: bool = True
     retention_days: int = Field(default=30, ge=1)
+    # A path whose share (percent of its verdicts) of raced / unavailable / skipped verdicts is
+    # above these is `inconclusive`, not green, in reports, exports and the replay gate; None: off.
+    # Skipped is off by default: a write the legacy rejected is skipped by design.
+    inconclusive_raced_pct: float | None = Field(default=1.0, ge=0, le=100)
+    inconclusive_unavailable_pct: float | None = Field(default=1.0, ge=0, le=100)
+    inconclusive_skipped_pct: float | None = Field(default=None, ge=0, le=100)
 
 
 # Field-path globs (diff_reports.paths): `*`, `?`, `[*]`, `[n]`, dotted keys, `["quoted key"]`.

@@ -258,5 +258,8 @@ class Parts:
         """The reviewer UI over the results database (opened, migrated and closed with the app)."""
         from diff_reports.ui.app import create_app as ui_app
 
+        from diff_reports.store.queries import Thresholds
+
         rs = self.settings.reports
-        return ui_app(None, rs.token, dsn=self.results_dsn, retention_days=rs.retention_days)
+        return ui_app(None, rs.token, dsn=self.results_dsn, retention_days=rs.retention_days,
+                      thresholds=Thresholds.from_settings(rs))

@@ -1,7 +1,8 @@
 """JUnit XML: one test case per validation path (the 18 write paths and the response paths).
 
 A path fails when it has open or regressed groups of a reviewable verdict (mismatch,
-shadow_error), is skipped with a message when it was never exercised, and passes otherwise.
+shadow_error) or is inconclusive (too many raced/unavailable/skipped verdicts to be judged), is
+skipped with a message when it was never exercised, and passes otherwise.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 def to_junit(report: dict[str, Any], suite: str = "tapcompare") -> str:
     paths = report["paths"]
     groups = {g["id"]: g for g in report["groups"]}
-    failures = sum(p["status"] == "fail" for p in paths)
+    failures = sum(p["status"] in ("fail", "inconclusive") for p in paths)
     skipped = sum(p["status"] == "not_exercised" for p in paths)
     root = ET.Element("testsuites", name=suite, tests=str(len(paths)), failures=str(failures), errors="0",
                       skipped=str(skipped))
@@ -34,6 +35,10 @@ def to_junit(report: dict[str, Any], suite: str = "tapcompare") -> str:
                                   f"({g['occurrences']} occurrence(s), last {g['last_seen']}, "
                                   f"example requests {', '.join(g['example_request_ids'][:3]) or '-'})"
                                   for g in failing)
+        elif p["status"] == "inconclusive":
+            fail = ET.SubElement(case, "failure", type="Inconclusive",
+                                 message=f"{p['path']} is inconclusive: {p.get('inconclusive_reason')}")
+            fail.text = f"{p.get('inconclusive_reason')}; verdicts: {counts}"
         elif p["status"] == "not_exercised":
             ET.SubElement(case, "skipped", message=f"{p['path']} was never exercised")
         ET.SubElement(case, "system-out").text = counts or "no results"

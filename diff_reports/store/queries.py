@@ -31,6 +31,45 @@ GROUP_SORTS = {"occurrences": "n", "last_seen": "last_at", "first_seen": "first_
                "status": "g.status", "verdict": "g.verdict", "title": "g.title"}
 
 
+INCONCLUSIVE = ("raced", "unavailable", "skipped")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Largest share (percent of a path's verdicts) of each inconclusive verdict a path may have
+    and still be judged; None switches that check off. Skipped is off by default: a write the
+    legacy rejected is skipped by design (nothing was shadowed). Settings: `[reports]
+    inconclusive_*_pct`."""
+
+    raced_pct: float | None = 1.0
+    unavailable_pct: float | None = 1.0
+    skipped_pct: float | None = None
+
+    @classmethod
+    def from_settings(cls, reports: Any) -> "Thresholds":
+        return cls(reports.inconclusive_raced_pct, reports.inconclusive_unavailable_pct,
+                   reports.inconclusive_skipped_pct)
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {"raced_pct": self.raced_pct, "unavailable_pct": self.unavailable_pct, "skipped_pct": self.skipped_pct}
+
+
+def inconclusive_reason(counts: dict[str, int], thresholds: Thresholds = Thresholds()) -> str | None:
+    """Why a path with these verdict counts is inconclusive (a share above its threshold, or no
+    conclusive verdict at all), or None when it can be judged."""
+    total = sum(counts.values())
+    if not total:
+        return None
+    why = []
+    for verdict in INCONCLUSIVE:
+        limit, n = getattr(thresholds, f"{verdict}_pct"), counts.get(verdict, 0)
+        if n and limit is not None and 100.0 * n / total > limit:
+            why.append(f"{n} of {total} {verdict} ({100.0 * n / total:.1f}% > {limit:g}%)")
+    if not why and not any(counts.get(v, 0) for v in CONCLUSIVE):
+        why.append(f"none of {total} verdicts conclusive")
+    return "; ".join(why) or None
+
+
 def known_paths() -> list[str]:
     """The 18 write paths, then the write and read response paths."""
     return ([p.name for p in ALL_WRITE_PATHS] + [write_response_path(e) for e in WRITE_ENDPOINTS]

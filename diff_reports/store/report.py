@@ -1,7 +1,9 @@
 """The report: everything an export shows, as plain JSON-able data (schema: docs/report.schema.json).
 
 Path status: `fail` when the path has open or regressed groups of a reviewable verdict (mismatch,
-shadow_error), `not_exercised` when no result was ever recorded for it, `pass` otherwise.
+shadow_error); `inconclusive` when its raced, unavailable or skipped share is above its threshold
+(queries.Thresholds): too little was judged to call it green, and it fails a gate like `fail`;
+`not_exercised` when no result was ever recorded for it; `pass` otherwise.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import asyncpg
 from diff_reports.export.write import render
 from diff_reports.grouping import REVIEW_VERDICTS, UNRESOLVED
 from diff_reports.store import queries
-from diff_reports.store.queries import CONCLUSIVE, Filters
+from diff_reports.store.queries import CONCLUSIVE, Filters, Thresholds, inconclusive_reason
 from diff_reports.types import ALL_WRITE_PATHS
 
 REPORT_SCHEMA_ID = "tapcompare-report/1"
@@ -52,7 +54,7 @@ def _group_entry(g: dict[str, Any], examples: list[dict[str, Any]]) -> dict[str,
 
 
 async def build_report(pool: asyncpg.Pool, filters: Filters = Filters(), *, examples_per_group: int = 2,
-                       max_groups: int = 500) -> dict[str, Any]:
+                       max_groups: int = 500, thresholds: Thresholds = Thresholds()) -> dict[str, Any]:
     """Collect the report. Group occurrences are all-time unless `filters` has a time window."""
     view = await queries.overview(pool, filters)
     lat = await queries.latency(pool, filters.without(path=None, verdict=None))
@@ -68,11 +70,12 @@ async def build_report(pool: asyncpg.Pool, filters: Filters = Filters(), *, exam
     for r in view["paths"]:
         failing = [g["id"] for g in groups if g["path"] == r["path"] and g["status"] in UNRESOLVED
                    and g["verdict"] in REVIEW_VERDICTS]
-        status = "fail" if failing else ("not_exercised" if r["total"] == 0 else "pass")
+        why = inconclusive_reason(r["counts"], thresholds)
+        status = "fail" if failing else ("not_exercised" if r["total"] == 0 else ("inconclusive" if why else "pass"))
         paths.append({"path": r["path"], "kind": path_kind(r["path"]), "endpoint": r["endpoint"],
                       "total": r["total"], "counts": r["counts"], "match_rate": r["match_rate"],
                       "needing_review": r["unresolved_results"], "groups": r["groups"],
-                      "status": status, "failing_groups": failing})
+                      "status": status, "failing_groups": failing, "inconclusive_reason": why})
     totals = view["totals"]
     conclusive = sum(totals[v] for v in CONCLUSIVE)
     return {
@@ -83,6 +86,8 @@ async def build_report(pool: asyncpg.Pool, filters: Filters = Filters(), *, exam
         "total": view["total"], "totals": totals,
         "match_rate": (totals["match"] + totals["ignored"]) / conclusive if conclusive else None,
         "needing_review": view["unresolved_results"],
+        "thresholds": thresholds.as_dict(),
+        "inconclusive_paths": [p["path"] for p in paths if p["status"] == "inconclusive"],
         "paths": paths,
         "latency": lat,
         "groups": groups,
@@ -91,11 +96,27 @@ async def build_report(pool: asyncpg.Pool, filters: Filters = Filters(), *, exam
     }
 
 
-async def export_report(pool: asyncpg.Pool, fmt: str, out: str | Path, filters: Filters = Filters()) -> dict[str, Any]:
+async def export_report(pool: asyncpg.Pool, fmt: str, out: str | Path, filters: Filters = Filters(), *,
+                        thresholds: Thresholds = Thresholds()) -> dict[str, Any]:
     """Build the report from the store and write it to `out` in `fmt`; returns the report dict
     (e.g. to decide an exit code)."""
-    report = await build_report(pool, filters)
+    report = await build_report(pool, filters, thresholds=thresholds)
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(report, fmt), encoding="utf-8")
     return report
+
+
+def rejudge(report: dict[str, Any], thresholds: Thresholds) -> dict[str, Any]:
+    """The report with its path statuses recomputed for other inconclusive thresholds (pure)."""
+    out = dict(report, thresholds=thresholds.as_dict())
+    paths = []
+    for p in report["paths"]:
+        why = inconclusive_reason(p["counts"], thresholds)
+        status = p["status"]
+        if status in ("pass", "inconclusive"):
+            status = "inconclusive" if why else "pass"
+        paths.append(dict(p, status=status, inconclusive_reason=why))
+    out["paths"] = paths
+    out["inconclusive_paths"] = [p["path"] for p in paths if p["status"] == "inconclusive"]
+    return out

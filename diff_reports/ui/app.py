@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 from aiohttp import web
 
+from diff_reports.store.queries import Thresholds
 from diff_reports.store.store import ResultsStore
 from diff_reports.ui import handlers
 from diff_reports.ui.auth import TOKEN_KEY, auth_middleware, login_get, login_post
@@ -40,16 +41,18 @@ def _retention(backend: handlers.Backend, days: float):
 
 
 def create_app(pool: asyncpg.Pool | None, token: str, *, dsn: str | None = None,
-               retention_days: float | None = None) -> web.Application:
+               retention_days: float | None = None, thresholds: Thresholds = Thresholds()) -> web.Application:
     """The UI over an open results-database pool (the caller owns it), or, with `pool=None` and
     `dsn`, over a results store the app opens (and migrates) on start-up and closes on clean-up.
-    With `retention_days`, results older than that are purged at start-up and then hourly."""
+    With `retention_days`, results older than that are purged at start-up and then hourly.
+    `thresholds` decide which paths the overview marks inconclusive ([reports] inconclusive_*_pct)."""
     if len(token) < 8:
         raise ValueError("the report token must have at least 8 characters")
     if pool is None and dsn is None:
         raise ValueError("create_app needs a pool or a dsn")
     app = web.Application(middlewares=[auth_middleware])
     app[TOKEN_KEY] = token
+    app[handlers.THRESHOLDS_KEY] = thresholds
     backend = handlers.Backend(pool)
     app[handlers.BACKEND_KEY] = backend
     if pool is None:

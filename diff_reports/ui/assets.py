@@ -33,6 +33,8 @@ tr:hover td { background:#f9fafb; }
 .badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600; }
 .badge.open { background:#fef3c7; color:var(--warn); } .badge.regressed { background:#fee2e2; color:var(--bad); }
 .badge.accepted { background:#e0e7ff; color:#3730a3; } .badge.fixed { background:#dcfce7; color:var(--ok); }
+.badge.inconclusive { background:#fef3c7; color:var(--warn); } .badge.fail { background:#fee2e2; color:var(--bad); }
+tr.inconclusive td:first-child { border-left:3px solid var(--warn); }
 .v-mismatch { color:var(--bad); font-weight:600; } .v-shadow_error { color:var(--warn); font-weight:600; }
 form.filters { display:flex; gap:10px; align-items:end; flex-wrap:wrap; background:var(--card);
                border:1px solid var(--line); border-radius:8px; padding:10px 12px; margin-bottom:14px; }

@@ -1,8 +1,9 @@
 """Token access for the reviewer UI: a login form that sets a cookie, `?token=`, or a Bearer header.
 
 The cookie holds an HMAC of the token (never the token itself), is HttpOnly and SameSite=Strict.
-State-changing POSTs need a CSRF field derived from the token and, when the browser sends an
-Origin header, a same-origin one. Bearer-authenticated requests (scripts) need neither.
+State-changing POSTs need a CSRF field derived from the token, a same-origin Origin header when
+the browser sends one, and no cross-site Sec-Fetch-Site. Bearer-authenticated requests (scripts)
+need none of these. Every token and MAC comparison is constant-time (hmac.compare_digest).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from diff_reports.ui.render import esc, layout
+from diff_reports.ui.templating import page
 
 COOKIE = "tapcompare_report"
 TOKEN_KEY = web.AppKey("report_token", str)
@@ -33,13 +34,20 @@ def csrf_value(token: str) -> str:
     return _mac(token, "csrf")
 
 
-def login_page(next_url: str = "/", error: str = "") -> str:
-    body = (f'<div class="login"><h1>tapcompare reports</h1><p class="meta">Enter the report token '
-            f'(<code>[reports] token</code>).</p><form method="post" action="/login">'
-            f'<input type="hidden" name="next" value="{esc(next_url)}">'
-            f'<input type="password" name="token" placeholder="token" autofocus required>'
-            f'<button type="submit">Sign in</button></form></div>')
-    return layout("Sign in", body, links=False, error=error)
+def _page(template: str, title: str, status: int = 200, **context: object) -> web.Response:
+    html, csp = page(template, title, **context)
+    return web.Response(text=html, status=status, content_type="text/html",
+                        headers={"Content-Security-Policy": csp + "; frame-ancestors 'none'",
+                                 "X-Content-Type-Options": "nosniff"})
+
+
+def login_page(next_url: str = "/", error: str = "", status: int = 200) -> web.Response:
+    return _page("login.html", "Sign in", status, links=False, error=error, next_url=next_url)
+
+
+def _equal(given: str, expected: str) -> bool:
+    """Constant-time comparison (on UTF-8 bytes: compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
 def _safe_next(url: str) -> str:
@@ -49,13 +57,13 @@ def _safe_next(url: str) -> str:
 def _authenticated(request: web.Request, token: str) -> str | None:
     """How the request proved it holds the token: 'bearer', 'cookie' or 'query'; None if it did not."""
     auth = request.headers.get("Authorization", "")
-    if auth.startswith("Bearer ") and hmac.compare_digest(auth[7:].strip(), token):
+    if auth.startswith("Bearer ") and _equal(auth[7:].strip(), token):
         return "bearer"
     cookie = request.cookies.get(COOKIE, "")
-    if cookie and hmac.compare_digest(cookie, session_value(token)):
+    if cookie and _equal(cookie, session_value(token)):
         return "cookie"
     given = request.query.get("token", "")
-    if given and hmac.compare_digest(given, token):
+    if given and _equal(given, token):
         return "query"
     return None
 
@@ -71,6 +79,11 @@ def redirect(location: str, token: str, secure: bool) -> web.Response:
 
 
 def same_origin(request: web.Request) -> bool:
+    """No sign of a cross-site request: Origin (when sent) is this host, and Sec-Fetch-Site (when
+    sent) is same-origin or none (typed, bookmarked)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
     origin = request.headers.get("Origin")
     if origin is None or origin == "null":
         return origin is None
@@ -87,12 +100,11 @@ async def auth_middleware(request: web.Request,
     if how is None:
         if request.path.startswith("/api/"):
             return web.json_response({"error": "a report token is required"}, status=401)
-        return web.Response(text=login_page(request.path_qs), status=401, content_type="text/html")
+        return login_page(request.path_qs, status=401)
     if request.method == "POST" and how != "bearer":
         form = await request.post()
-        if not same_origin(request) or not hmac.compare_digest(str(form.get("csrf", "")), csrf_value(token)):
-            return web.Response(text=layout("Forbidden", "<h1>Forbidden</h1><p>Cross-site request refused.</p>"),
-                                status=403, content_type="text/html")
+        if not same_origin(request) or not _equal(str(form.get("csrf", "")), csrf_value(token)):
+            return _page("message.html", "Forbidden", 403, heading="Forbidden", text="Cross-site request refused.")
     if how == "query":
         # Trade the token in the URL for a cookie, and drop it from the address bar.
         query = {k: v for k, v in request.query.items() if k != "token"}
@@ -102,13 +114,15 @@ async def auth_middleware(request: web.Request,
 
 
 async def login_get(request: web.Request) -> web.Response:
-    return web.Response(text=login_page(_safe_next(request.query.get("next", "/"))), content_type="text/html")
+    return login_page(_safe_next(request.query.get("next", "/")))
 
 
 async def login_post(request: web.Request) -> web.StreamResponse:
     token = request.app[TOKEN_KEY]
     form = await request.post()
     next_url = _safe_next(str(form.get("next", "/")))
-    if not hmac.compare_digest(str(form.get("token", "")), token):
-        return web.Response(text=login_page(next_url, "Wrong token."), status=401, content_type="text/html")
+    if not same_origin(request):  # no login CSRF: a cross-site form cannot sign a browser in
+        return _page("message.html", "Forbidden", 403, heading="Forbidden", text="Cross-site request refused.")
+    if not _equal(str(form.get("token", "")), token):
+        return login_page(next_url, "Wrong token.", status=401)
     return redirect(next_url, token, request.secure)

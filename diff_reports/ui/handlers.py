@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 from aiohttp import web
@@ -11,10 +12,11 @@ from aiohttp import web
 from diff_reports.grouping import STATUSES
 from diff_reports.store import queries
 from diff_reports.store.lifecycle import LifecycleError, accept_group, fix_group, reopen_group
-from diff_reports.store.queries import VERDICTS, Filters, known_paths
-from diff_reports.ui import pages
+from diff_reports.store.queries import VERDICTS, Filters, Thresholds, inconclusive_reason, known_paths
 from diff_reports.ui.auth import TOKEN_KEY, csrf_value
-from diff_reports.ui.render import esc, layout, qs
+from diff_reports.ui.templating import page, qs
+
+THRESHOLDS_KEY = web.AppKey("inconclusive_thresholds", Thresholds)
 
 class Backend:
     """Where handlers find the results pool (set late when the app opens its own store)."""
@@ -62,26 +64,22 @@ def parse_filters(request: web.Request) -> tuple[Filters, dict[str, str], str]:
     return f, params, error
 
 
-def _select(name: str, options: list[str], current: str, label: str) -> str:
-    opts = "".join(f'<option value="{esc(o)}"{" selected" if o == current else ""}>{esc(o or "all")}</option>'
-                   for o in ["", *options])
-    return f'<label>{esc(label)}<select name="{name}">{opts}</select></label>'
+def _html(template: str, title: str, status: int = 200, **context: Any) -> web.Response:
+    html, csp = page(template, title, **context)
+    return web.Response(text=html, status=status, content_type="text/html",
+                        headers={"Content-Security-Policy": csp + "; frame-ancestors 'none'",
+                                 "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"})
 
 
-def filters_form(action: str, params: dict[str, str], *, statuses: bool) -> str:
-    parts = [_select("path", known_paths(), params["path"], "path"),
-             _select("verdict", list(VERDICTS), params["verdict"], "verdict")]
-    if statuses:
-        parts.append(_select("status", list(STATUSES), params["status"], "status"))
-    parts.append(_select("window", list(WINDOWS), params["window"], "last"))
-    parts += [f'<label>since<input type="datetime-local" name="since" value="{esc(params["since"])}"></label>',
-              f'<label>until<input type="datetime-local" name="until" value="{esc(params["until"])}"></label>',
-              '<button type="submit">Apply</button>', f'<a href="{action}">reset</a>']
-    return f'<form class="filters" method="get" action="{action}">{"".join(parts)}</form>'
+def _form_options() -> dict[str, Any]:
+    return {"paths": known_paths(), "verdicts": list(VERDICTS), "statuses": list(STATUSES), "windows": list(WINDOWS)}
 
 
-def _html(text: str, status: int = 200) -> web.Response:
-    return web.Response(text=text, status=status, content_type="text/html")
+def _judged(view: dict[str, Any], thresholds: Thresholds) -> dict[str, Any]:
+    """Mark each path row with why it is inconclusive (None when it can be judged)."""
+    for row in view["paths"]:
+        row["inconclusive"] = inconclusive_reason(row["counts"], thresholds)
+    return view
 
 
 async def overview(request: web.Request) -> web.Response:
@@ -93,16 +91,15 @@ async def overview(request: web.Request) -> web.Response:
     def path_link(path: str) -> str:
         return "/groups?" + qs(params, path=path, verdict="", status="")
 
-    body = pages.overview_body(view, lat, path_link, filters_form("/", params, statuses=False))
-    return _html(layout("Overview", body, nav="overview", error=error))
+    return _html("overview.html", "Overview", nav="overview", error=error, view=_judged(view, request.app[THRESHOLDS_KEY]),
+                 lat=lat, path_link=path_link, params=params, **_form_options())
 
 
-def _sort_header(params: dict[str, str], sort: str, descending: bool):
-    def header(key: str, label: str) -> str:
+def _sort_url(params: dict[str, str], sort: str, descending: bool):
+    def url(key: str) -> str:
         flip = "asc" if key == sort and descending else "desc"
-        arrow = (" ▼" if descending else " ▲") if key == sort else ""
-        return f'<a href="/groups?{esc(qs(params, sort=key, dir=flip, page=""))}" data-sort="{key}">{esc(label)}{arrow}</a>'
-    return header
+        return "/groups?" + qs(params, sort=key, dir=flip, page="")
+    return url
 
 
 async def groups(request: web.Request) -> web.Response:
@@ -115,31 +112,10 @@ async def groups(request: web.Request) -> web.Response:
     rows, total = await queries.list_groups(pool, f, sort=sort, descending=descending, page=page, per_page=PER_PAGE)
     keep = {**params, "sort": sort, "dir": "desc" if descending else "asc"}
     pages_n = max(1, -(-total // PER_PAGE))
-    pager = (f'<div class="pager"><span class="meta">{total:,} group{"" if total == 1 else "s"} · page {page} of {pages_n}</span>'
-             + (f'<a href="/groups?{esc(qs(keep, page=page - 1))}">‹ previous</a>' if page > 1 else "")
-             + (f'<a href="/groups?{esc(qs(keep, page=page + 1))}">next ›</a>' if page < pages_n else "") + "</div>")
-    body = (f"<h1>Mismatch groups</h1>{filters_form('/groups', params, statuses=True)}{pager}"
-            f"{pages.groups_table(rows, lambda gid: f'/groups/{gid}', _sort_header(keep, sort, descending))}{pager}")
-    return _html(layout("Groups", body, nav="groups", error=error))
-
-
-def _actions(g: dict[str, Any], csrf: str) -> str:
-    gid = esc(g["id"])
-    accept = (f'<form class="action" method="post" action="/groups/{gid}/accept" id="accept-form">'
-              f'<input type="hidden" name="csrf" value="{csrf}"><b>Accept as noise</b>'
-              f'<label>reason<input name="reason" required size="36" placeholder="why this difference is fine"></label>'
-              f'<label>by<input name="by" required size="12" placeholder="your name"></label>'
-              f'<label>rule name<input name="rule_name" size="18" placeholder="accepted-{gid}"></label>'
-              f'<button type="submit">Accept</button></form>')
-    fix = (f'<form class="action" method="post" action="/groups/{gid}/fix" id="fix-form">'
-           f'<input type="hidden" name="csrf" value="{csrf}"><b>Mark fixed</b>'
-           f'<label>new-service version<input name="version" required size="10" placeholder="1.4.0"></label>'
-           f'<label>by<input name="by" size="12"></label><button type="submit" class="secondary">Mark fixed</button></form>')
-    reopen = ""
-    if g["status"] != "open":
-        reopen = (f'<form class="action" method="post" action="/groups/{gid}/reopen"><input type="hidden" name="csrf" '
-                  f'value="{csrf}"><button type="submit" class="secondary">Reopen</button></form>')
-    return f'<h2>Review</h2><div class="actions">{accept}{fix}{reopen}</div>'
+    return _html("groups.html", "Groups", nav="groups", error=error, rows=rows, total=total, page=page,
+                 pages_n=pages_n, keep=keep, params=params, sort=sort, descending=descending,
+                 sort_url=_sort_url(keep, sort, descending), group_link=lambda gid: "/groups/" + quote(gid, safe=""),
+                 **_form_options())
 
 
 async def group(request: web.Request) -> web.Response:
@@ -147,13 +123,13 @@ async def group(request: web.Request) -> web.Response:
     gid = request.match_info["group_id"]
     g = await queries.get_group(pool, gid)
     if g is None:
-        return _html(layout("Not found", f"<h1>No group {esc(gid)}</h1>"), 404)
+        return _html("message.html", "Not found", 404, heading=f"No group {gid}", text="")
     examples = await queries.group_examples(pool, gid)
     events = await queries.group_events(pool, gid)
-    body = pages.group_body(g, examples, events, _actions(g, csrf_value(request.app[TOKEN_KEY])))
     flash = {"accepted": "Accepted as noise: the group is now an ignore rule.", "fixed": "Marked fixed.",
              "reopened": "Reopened."}.get(request.query.get("done", ""), "")
-    return _html(layout(g["title"], body, nav="groups", flash=flash, error=request.query.get("error", "")))
+    return _html("group.html", g["title"], nav="groups", flash=flash, error=request.query.get("error", ""),
+                 g=g, examples=examples, events=events, csrf=csrf_value(request.app[TOKEN_KEY]))
 
 
 async def group_action(request: web.Request) -> web.StreamResponse:
@@ -174,8 +150,8 @@ async def group_action(request: web.Request) -> web.StreamResponse:
         else:
             raise web.HTTPNotFound()
     except LifecycleError as exc:
-        raise web.HTTPSeeOther(f"/groups/{gid}?{qs({}, error=str(exc))}") from None
-    raise web.HTTPSeeOther(f"/groups/{gid}?done={done}")
+        raise web.HTTPSeeOther(f"/groups/{quote(gid, safe='')}?{qs({}, error=str(exc))}") from None
+    raise web.HTTPSeeOther(f"/groups/{quote(gid, safe='')}?done={done}")
 
 
 # ---- JSON for scripts and the proxy -------------------------------------------------------------
@@ -184,7 +160,7 @@ async def api_overview(request: web.Request) -> web.Response:
     f, _, error = parse_filters(request)
     if error:
         return web.json_response({"error": error}, status=400)
-    view = await queries.overview(_pool(request), f)
+    view = _judged(await queries.overview(_pool(request), f), request.app[THRESHOLDS_KEY])
     return web.json_response(view)
 
 

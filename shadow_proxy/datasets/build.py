@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from shadow_proxy.datasets import probes
 from shadow_proxy.datasets.format import FORMAT_NAME, FORMAT_VERSION, SORTS
 
 DELETED = "[deleted]"
@@ -34,6 +35,7 @@ class BuildOptions:
     max_votes: int = 8           # vote requests per comment at most; the rest is in the seed score
     read_every: int = 20         # a round of reads after this many writes in a thread
     max_comments_per_thread: int | None = None
+    probes: bool = True          # synthetic comments and requests reaching the legacy's branches (probes.py)
 
 
 @dataclass
@@ -133,6 +135,8 @@ def build_dataset(threads_dir: str | Path, options: BuildOptions = BuildOptions(
     accounts: set[str] = set(voters)
     seed_records: list[dict[str, Any]] = []
     logs: list[list[dict[str, Any]]] = []
+    # Synthetic probe comments get ids above every real one, so they never collide.
+    next_id = 1 + max((int(c["name"][3:], 36) for th in threads for c in th.comments), default=0)
 
     for th in threads:
         link_name = th.link["name"]
@@ -159,6 +163,7 @@ def build_dataset(threads_dir: str | Path, options: BuildOptions = BuildOptions(
         seed_ids |= {c["name"] for c in th.comments if c["parent_id"] in deleted}
         log: list[dict[str, Any]] = []
         writes = 0
+        existing: list[str] = [c["name"] for c in th.comments if c["name"] in seed_ids]  # in creation order
         for c in th.comments:
             author = anon(c.get("author"))
             accounts.add(author)
@@ -174,6 +179,7 @@ def build_dataset(threads_dir: str | Path, options: BuildOptions = BuildOptions(
                                      "gilded": int(c.get("gilded") or 0)})
             else:
                 log.append({"op": "create", "user": author, "parent": c["parent_id"], "text": body, "ref": c["name"]})
+                existing.append(c["name"])
                 writes += 1
             log += [{"op": "increment", "user": v, "thing": c["name"], "dir": d} for v, d in votes]
             writes += len(votes)
@@ -182,8 +188,15 @@ def build_dataset(threads_dir: str | Path, options: BuildOptions = BuildOptions(
                 writes += 1
             if writes >= options.read_every:
                 writes = 0
-                log += _reads(rng, link_name, th.comments, c)
-        log += _reads(rng, link_name, th.comments, th.comments[-1] if th.comments else None)
+                log += _reads(rng, link_name, th.comments, existing)
+        if options.probes:
+            probe_seed, probe_log = probes.thread_probes(rng, link_name, th.link, th.comments, voters, next_id)
+            next_id += probes.IDS_PER_THREAD
+            seed_records += probe_seed
+            accounts |= probes.ACCOUNTS
+            existing += [r["fullname"] for r in probe_seed]
+            log += probe_log
+        log += _reads(rng, link_name, th.comments, existing)
         logs.append(log)
 
     requests = _interleave(rng, logs)
@@ -199,15 +212,17 @@ def build_dataset(threads_dir: str | Path, options: BuildOptions = BuildOptions(
             *({"kind": "request", "seq": i, **r} for i, r in enumerate(requests, start=1))]
 
 
-def _reads(rng: random.Random, link: str, comments: list[dict[str, Any]], upto: dict[str, Any] | None) -> list[dict[str, Any]]:
-    if upto is None:
+def _reads(rng: random.Random, link: str, comments: list[dict[str, Any]], existing: list[str]) -> list[dict[str, Any]]:
+    """A round of reads naming only comments that exist at this point of the log (`existing`)."""
+    if not existing:
         return [{"op": "read_comments", "link": link, "sort": "confidence", "limit": 200, "depth": 10}]
-    known = [c["name"] for c in comments if c["created_utc"] <= upto["created_utc"]]
+    known = list(existing)
     sort = rng.choice(SORTS)
     reads: list[dict[str, Any]] = [{"op": "read_comments", "link": link, "sort": s, "limit": 200, "depth": 10} for s in SORTS]
     reads.append({"op": "read_comments", "link": link, "sort": sort, "limit": rng.choice((5, 20)), "depth": rng.choice((2, 3))})
     reads.append({"op": "read_info", "ids": rng.sample(known, k=min(3, len(known)))})
-    tops = [c["name"][3:] for c in comments if c["parent_id"] == link and c["name"] in set(known)]
+    top_level = {c["name"] for c in comments if c["parent_id"] == link}
+    tops = [name[3:] for name in known if name in top_level]
     if tops:
         reads.append({"op": "read_morechildren", "link": link, "children": rng.sample(tops, k=min(4, len(tops))), "sort": sort})
     return reads

@@ -102,6 +102,8 @@ def _check_request(rec: dict[str, Any], op: str, things: set[str], accounts: set
             raise fail(f"create replies to {rec['parent']}, a missing parent (neither seeded nor created earlier)")
         if not isinstance(rec["text"], str) or not rec["text"]:
             raise fail("create text must be a non-empty string")
+        if rec["ref"] in things:
+            raise fail(f"create ref {rec['ref']} names a comment that already exists (a ref must be new)")
         things.add(rec["ref"])
     elif op in ("update", "increment"):
         _author(rec["user"], accounts, fail)
@@ -110,7 +112,22 @@ def _check_request(rec: dict[str, Any], op: str, things: set[str], accounts: set
         if op == "increment" and rec["dir"] not in (-1, 0, 1):
             raise fail(f"increment dir must be -1, 0 or 1, got {rec['dir']!r}")
     elif op in ("read_comments", "read_morechildren"):
-        if rec["sort"] not in SORTS:
-            raise fail(f"sort {rec['sort']!r} is not one of {', '.join(SORTS)}")
+        if rec["sort"] not in SORTS and not (op == "read_comments" and rec.get("lenient") is True):
+            raise fail(f"sort {rec['sort']!r} is not one of {', '.join(SORTS)} "
+                       "(a read_comments probing the legacy's leniency says \"lenient\": true)")
         if rec["link"] not in things:
             raise fail(f"{op} reads link {rec['link']}, which the seed does not define")
+        if op == "read_morechildren":
+            if not isinstance(rec["children"], list):
+                raise fail("read_morechildren children must be a list of base36 ids")
+            for child in rec["children"]:
+                if f"t1_{child}" not in things:
+                    raise fail(f"read_morechildren names t1_{child}, which is neither seeded nor created earlier "
+                               "(a request may only name what exists at its point of the log)")
+    elif op == "read_info":
+        if not isinstance(rec["ids"], list) or not rec["ids"]:
+            raise fail("read_info ids must be a non-empty list of fullnames")
+        for name in rec["ids"]:
+            if name not in things:
+                raise fail(f"read_info names {name}, which is neither seeded nor created earlier "
+                           "(a request may only name what exists at its point of the log)")

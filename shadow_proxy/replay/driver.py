@@ -23,7 +23,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import orjson
 
+from shadow_proxy.replay.coverage import BehaviourCoverage, coverage_for
 from shadow_proxy.replay.dataset import WRITE_OPS, ReplayDataset
 from shadow_proxy.replay.sink import CountingSink
 
@@ -44,6 +46,7 @@ class DriveStats:
     verdict_timeouts: list[str] = field(default_factory=list)            # request ids
     refs: dict[str, str] = field(default_factory=dict)                   # dataset fullname -> replayed one
     seconds: float = 0.0
+    coverage: BehaviourCoverage = field(default_factory=BehaviourCoverage)  # legacy branches its answers show
 
 
 class RateLimiter:
@@ -75,7 +78,7 @@ class Driver:
         self.lockstep = lockstep
         self.verdict_timeout_s = verdict_timeout_s
         self.run_id = run_id or uuid.uuid4().hex[:8]
-        self.stats = DriveStats()
+        self.stats = DriveStats(coverage=coverage_for(dataset.seed))
         self._limiter = RateLimiter(rate)
         self._slots = asyncio.Semaphore(max(1, concurrency))
         self._on_sent = on_sent or (lambda: None)
@@ -97,14 +100,16 @@ class Driver:
         """(method, path with query, form or None, headers) for one dataset request."""
         op = req["op"]
         headers = {"X-Request-Id": f"replay-{self.run_id}-{req['seq']}"}
+        raw = {"raw_json": "1"} if req.get("raw_json") else {}
         if op == "read_comments":
-            query = urlencode({"sort": req["sort"], "limit": req["limit"], "depth": req["depth"]})
+            query = urlencode({"sort": req["sort"], "limit": req.get("limit", 200), "depth": req.get("depth", 10), **raw})
             return "GET", f"/comments/{req['link'].split('_', 1)[1]}?{query}", None, headers
         if op == "read_info":
-            return "GET", "/api/info?" + urlencode({"id": ",".join(self._map(i) for i in req["ids"])}), None, headers
+            query = urlencode({"id": ",".join(self._map(i) for i in req["ids"]), **raw})
+            return "GET", f"/api/info?{query}", None, headers
         if op == "read_morechildren":
             query = urlencode({"link_id": req["link"], "children": ",".join(self._map36(c) for c in req["children"]),
-                               "sort": req["sort"]})
+                               "sort": req["sort"], **raw})
             return "GET", f"/api/morechildren?{query}", None, headers
         headers["X-Auth-User"] = req["user"]
         if op == "create":
@@ -139,7 +144,11 @@ class Driver:
             try:
                 async with session.request(method, self.proxy_url + path, data=form, headers=headers) as resp:
                     status = resp.status
-                    body = await resp.json(content_type=None) if resp.status == 200 and op == "create" else None
+                    raw = await resp.read()
+                try:
+                    body = orjson.loads(raw) if raw else None
+                except orjson.JSONDecodeError:
+                    body = None  # not JSON (an error page): still counted by status
             except (aiohttp.ClientError, OSError, ValueError) as exc:
                 self.stats.transport_errors[type(exc).__name__] += 1
                 self._on_sent()
@@ -149,11 +158,17 @@ class Driver:
         accepted_write = op in WRITE_OPS and 200 <= status < 300
         expected = 1 + (STORE_VERDICTS_PER_WRITE if accepted_write else 0)
         self.stats.expected_verdicts += expected
-        if op == "create" and body is not None:
+        names: dict[str, str] = {}
+        if op == "create" and status == 200 and body is not None:
             created = _created_fullname(body)
             if created:
                 self.stats.refs[req["ref"]] = created
                 self._pending_refs.discard(req["ref"])
+                names["created"] = created
+        for key in ("thing", "parent"):
+            if key in req and req["op"] in WRITE_OPS:
+                names[key] = form.get("id" if op == "increment" else "thing_id", "") if form else ""
+        self.stats.coverage.observe(req, names, status, body)
         self._on_sent()
         if self.lockstep and not await self.sink.wait_request(headers["X-Request-Id"], expected, self.verdict_timeout_s):
             self.stats.verdict_timeouts.append(headers["X-Request-Id"])

@@ -5,6 +5,9 @@
 - `none`: never fail on verdicts.
 An incomplete run (verdicts missing, exchanges or results dropped) fails under every policy
 but `none`: a gate that passes because verdicts went missing would be worse than none.
+`apply_trust` adds what a green gate must also mean: no path is inconclusive (its raced, unavailable
+or skipped share above a threshold), a lockstep replay saw no race (a harness defect there), and
+every required behaviour branch was exercised.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from diff_reports.store.queries import Thresholds, inconclusive_reason
 from shadow_proxy.replay.sink import Group
 
 POLICIES = ("new-groups", "any", "none")
@@ -58,6 +62,9 @@ class GateResult:
     reasons: list[str] = field(default_factory=list)
     new_groups: list[str] = field(default_factory=list)
     known_groups: list[str] = field(default_factory=list)
+    inconclusive: dict[str, str] = field(default_factory=dict)  # path -> why (see apply_trust)
+    harness_defects: list[str] = field(default_factory=list)
+    uncovered: list[str] = field(default_factory=list)          # required behaviour branches never exercised
 
 
 def decide(policy: str, groups: dict[str, Group], baseline: set[str], incomplete: list[str]) -> GateResult:
@@ -81,3 +88,48 @@ def decide(policy: str, groups: dict[str, Group], baseline: set[str], incomplete
             result.exit_code = EXIT_GATE
         result.passed = False
     return result
+
+
+# -- trust: inconclusive paths, lockstep races, behaviour coverage ------------------------------
+
+def inconclusive_paths(counts: dict[str, dict[str, int]], thresholds: Thresholds = Thresholds()) -> dict[str, str]:
+    """Path -> why it is inconclusive, for every path whose raced/unavailable/skipped share is
+    above its threshold (or that has no conclusive verdict at all): the same rule as the reports."""
+    out = {}
+    for path, row in sorted(counts.items()):
+        why = inconclusive_reason(row, thresholds)
+        if why:
+            out[path] = why
+    return out
+
+
+def apply_trust(gate: GateResult, counts: dict[str, dict[str, int]], *, thresholds: Thresholds = Thresholds(),
+                lockstep: bool = False, inconclusive: str = "fail", coverage: list[dict] | None = None,
+                require_coverage: list[str] | None = None) -> GateResult:
+    """Add the trust checks to a verdict gate (unless the policy is `none`): inconclusive paths
+    (fail unless `inconclusive` = "warn"), any raced verdict in a lockstep replay (no concurrent
+    writer exists there, so a race is a harness defect) and required behaviour branches with no
+    occurrence. Fills `gate.inconclusive`, `gate.harness_defects`, `gate.uncovered` either way."""
+    from shadow_proxy.replay.coverage import missing_branches
+
+    gate.inconclusive = inconclusive_paths(counts, thresholds)
+    if lockstep:
+        gate.harness_defects = [f"{path}: {row['raced']} raced verdict(s) in a lockstep replay (no concurrent writer: "
+                                "a harness defect)" for path, row in sorted(counts.items()) if row.get("raced")]
+    if coverage is not None and require_coverage:
+        gate.uncovered = missing_branches(coverage, require_coverage)
+    if gate.policy == "none":
+        return gate
+    failing = []
+    if gate.inconclusive and inconclusive == "fail":
+        failing.append(f"{len(gate.inconclusive)} inconclusive path(s): "
+                       + "; ".join(f"{p}: {why}" for p, why in gate.inconclusive.items()))
+    failing += gate.harness_defects
+    if gate.uncovered:
+        failing.append(f"required behaviour not exercised: {', '.join(gate.uncovered)}")
+    if failing:
+        gate.reasons += failing
+        if gate.passed:
+            gate.exit_code = EXIT_GATE
+        gate.passed = False
+    return gate

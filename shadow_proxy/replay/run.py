@@ -12,11 +12,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from config import Settings
 from diff_reports.store.report import export_report
-from diff_reports.store.queries import Filters
+from diff_reports.store.queries import Filters, Thresholds
 from legacy_adapter.dataset_seed import DatasetSeedReport
 from shadow_proxy.replay.dataset import ReplayDataset, load_dataset
 from shadow_proxy.replay.driver import Driver, DriveStats
-from shadow_proxy.replay.gate import GateResult, decide, load_baseline, write_baseline
+from shadow_proxy.replay.coverage import attach_to_reports
+from shadow_proxy.replay.gate import GateResult, apply_trust, decide, load_baseline, write_baseline
 from shadow_proxy.replay.stack import ReplayStack, replay_settings
 from shadow_proxy.replay.stores import ReplayStores, prepare, seed_both
 
@@ -37,6 +38,9 @@ class ReplayOptions:
     settle_timeout_s: float | None = None  # default: 60 s + 0.2 s per request
     progress: bool = True
     keep_running: bool = False  # leave the stack serving after the run (the demo); the caller stops it
+    thresholds: Thresholds = field(default_factory=Thresholds)  # when a path is inconclusive
+    inconclusive: str = "fail"            # fail | warn: what an inconclusive path does to the gate
+    require_coverage: list[str] = field(default_factory=list)  # behaviour branches the gate demands
 
 
 @dataclass
@@ -76,11 +80,12 @@ def incompleteness(stack: ReplayStack, drive: DriveStats) -> list[str]:
     return out
 
 
-async def export_all(stack: ReplayStack, out: Path, since: dt.datetime) -> dict[str, Path]:
+async def export_all(stack: ReplayStack, out: Path, since: dt.datetime,
+                     thresholds: Thresholds = Thresholds()) -> dict[str, Path]:
     assert stack.results is not None
     written = {}
     for fmt, name in REPORT_FILES.items():
-        await export_report(stack.results.pool, fmt, out / name, Filters(since=since))
+        await export_report(stack.results.pool, fmt, out / name, Filters(since=since), thresholds=thresholds)
         written[fmt] = out / name
     return written
 
@@ -130,7 +135,11 @@ async def run_replay(settings: Settings, stores: ReplayStores, options: ReplayOp
         timings["settle_s"] = time.perf_counter() - t2
         incomplete = incompleteness(stack, drive)
         gate = decide(options.fail_on, stack.sink.groups, baseline, incomplete)
-        reports = await export_all(stack, options.out, since)
+        rows = drive.coverage.rows()
+        apply_trust(gate, stack.sink.by_path(), thresholds=options.thresholds, lockstep=options.lockstep,
+                    inconclusive=options.inconclusive, coverage=rows, require_coverage=options.require_coverage)
+        reports = await export_all(stack, options.out, since, options.thresholds)
+        attach_to_reports(reports, rows, options.require_coverage, options.thresholds)
         if options.write_baseline is not None:
             write_baseline(options.write_baseline, stack.sink.groups)
     except BaseException:

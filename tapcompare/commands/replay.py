@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 from collections.abc import Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +21,8 @@ from config import Settings
 from shadow_proxy.datasets.build import BuildOptions, build_dataset
 from shadow_proxy.capture.dataset import read_records
 from shadow_proxy.datasets.format import DatasetError, write_dataset
+from diff_reports.store.queries import Thresholds
+from shadow_proxy.replay.coverage import BRANCHES
 from shadow_proxy.replay.gate import POLICIES, BaselineError
 from shadow_proxy.replay.run import ReplayOptions, ReplayResult, run_replay
 from shadow_proxy.replay.stack import serve
@@ -91,17 +94,38 @@ def _replay(settings: Settings, options: ReplayOptions, stores_dir: str, keep_st
 @click.option("--stores-dir", default=DEFAULT_STORES_DIR, show_default=True, help="Where the local servers live.")
 @click.option("--keep-stores", is_flag=True, help="Leave the local servers running (stop: TAPCOMPARE_STORES__LOCAL_DIR=<dir> tapcompare stores down).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--inconclusive", "inconclusive", type=click.Choice(("fail", "warn")), default="fail", show_default=True,
+              help="A path whose raced/unavailable/skipped share passes its threshold is inconclusive: fail the gate, "
+                   "or only report it.")
+@click.option("--max-raced-pct", type=click.FloatRange(0, 100), default=None,
+              help="Raced share (percent of a path's verdicts) above which the path is inconclusive "
+                   "(default: [reports] inconclusive_raced_pct, 1).")
+@click.option("--require-coverage", "require_coverage", multiple=True, metavar="BRANCH[,BRANCH...]|all",
+              help="Fail the gate unless each named behaviour branch (or every one: all) was exercised; "
+                   "the branches are the rows of the behaviour-coverage table.")
 @click.pass_context
 def replay(ctx: click.Context, dataset_path: Path, rate: float | None, concurrency: int, fail_on: str,
            baseline: Path | None, write_baseline: Path | None, out: Path, fresh: bool, lockstep: bool,
-           stores_dir: str, keep_stores: bool, no_progress: bool) -> None:
+           stores_dir: str, keep_stores: bool, no_progress: bool, inconclusive: str, max_raced_pct: float | None,
+           require_coverage: tuple[str, ...]) -> None:
     """Replay DATASET through legacy, proxy and rewrite; write the report; exit by the gate.
 
-    Exit codes: 0 pass, 1 the gate failed, 3 the run is incomplete (verdicts missing or dropped)."""
+    Exit codes: 0 pass, 1 the gate failed (a mismatch group, an inconclusive path, a race in a
+    lockstep replay, a required behaviour not exercised), 3 the run is incomplete (verdicts missing
+    or dropped)."""
     settings = settings_from_click(ctx)
     configure_logging("WARNING", json=False)
+    required = [b.strip() for item in require_coverage for b in item.split(",") if b.strip()]
+    unknown = [b for b in required if b != "all" and b not in BRANCHES]
+    if unknown:
+        raise click.BadParameter(f"unknown behaviour branch(es) {', '.join(unknown)} (expected 'all' or some of "
+                                 f"{', '.join(BRANCHES)})", param_hint="--require-coverage")
+    thresholds = Thresholds.from_settings(settings.reports)
+    if max_raced_pct is not None:
+        thresholds = replace(thresholds, raced_pct=max_raced_pct)
     options = ReplayOptions(dataset_path, rate, concurrency, fail_on, baseline, write_baseline, out, fresh, lockstep,
-                            progress=not no_progress)
+                            progress=not no_progress, thresholds=thresholds, inconclusive=inconclusive,
+                            require_coverage=required)
     result = _replay(settings, options, stores_dir, keep_stores)
     print_summary(result, console)
     ctx.exit(result.gate.exit_code)
@@ -196,7 +220,8 @@ def demo(ctx: click.Context, no_serve: bool, max_comments_per_thread: int, out: 
                   f"{max_comments_per_thread} comments ({header['comments_used']} of the "
                   f"{header['comments_available']} bundled comments; --max-comments-per-thread to change); "
                   f"requests {header['requests']}")
-    options = ReplayOptions(path, concurrency=8, fail_on="none", out=out, keep_running=not no_serve)
+    options = ReplayOptions(path, concurrency=8, fail_on="none", out=out, keep_running=not no_serve,
+                            thresholds=Thresholds.from_settings(settings.reports))
     try:
         stores = open_stores(settings, DEFAULT_STORES_DIR)
     except (LocalStoreError, SameStoreError) as exc:

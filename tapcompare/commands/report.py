@@ -22,7 +22,7 @@ from diff_reports.export.write import FORMATS
 from diff_reports.store.report import export_report
 from diff_reports.store import queries
 from diff_reports.store.lifecycle import LifecycleError, accept_group, fix_group, reopen_group
-from diff_reports.store.queries import Filters
+from diff_reports.store.queries import Filters, Thresholds
 from diff_reports.store.store import ResultsStore, ensure_database
 from shadow_proxy.wiring import Parts, results_dsn
 from tapcompare.context import settings_from_click
@@ -103,8 +103,10 @@ def export(ctx: click.Context, fmt: str, out: str, fail_on_unresolved: bool, pat
            since: str | None, until: str | None) -> None:
     """Write an HTML, JSON, Markdown or JUnit XML report."""
     filters = Filters(path=path, verdict=verdict, since=_time(since), until=_time(until))
-    data = _with_store(ctx, lambda s: export_report(s.pool, fmt, out, filters))
-    failing = [p["path"] for p in data["paths"] if p["status"] == "fail"]
+    thresholds = Thresholds.from_settings(settings_from_click(ctx).reports)
+    data = _with_store(ctx, lambda s: export_report(s.pool, fmt, out, filters, thresholds=thresholds))
+    # An inconclusive path (too many raced/unavailable verdicts) is not green either.
+    failing = [p["path"] for p in data["paths"] if p["status"] in ("fail", "inconclusive")]
     click.echo(f"wrote {out} ({fmt}): {data['total']:,} results, {len(data['groups'])} groups, "
                f"{len(failing)} failing path(s)")
     if fail_on_unresolved and failing:

@@ -41,7 +41,8 @@ async def test_captured_replay_reproduces_the_verdict_counts(local_stores, store
     for name in ("t3_fo7p5b", "t3_fjn0j9"):  # small real threads with creates, replies and an edit to replay
         for suffix in (".ndjson", ".post.json"):
             shutil.copy(Path(THREADS_DIR, name + suffix), threads / (name + suffix))
-    records = build_dataset(threads, BuildOptions(seed=3, max_comments_per_thread=14, read_every=10, max_votes=4))
+    records = build_dataset(threads, BuildOptions(seed=3, max_comments_per_thread=14, read_every=10, max_votes=4,
+                                                  probes=False))  # probes include requests the legacy refuses
     original = tmp_path / "original.jsonl"
     write_dataset(original, records)
 

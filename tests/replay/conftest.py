@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,17 @@ def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copy(f, threads)
     path = tmp_path_factory.mktemp("dataset") / "small.jsonl"
     write_dataset(path, build_dataset(threads, OPTIONS))
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_only_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same thread without the probe set (real requests only)."""
+    threads = tmp_path_factory.mktemp("threads_real")
+    for f in reddit_threads_dir().glob(f"{THREAD}.*"):
+        shutil.copy(f, threads)
+    path = tmp_path_factory.mktemp("dataset_real") / "real.jsonl"
+    write_dataset(path, build_dataset(threads, replace(OPTIONS, probes=False)))
     return path
 
 

@@ -57,13 +57,17 @@ async def test_every_format_validates(results_store: ResultsStore, tmp_path: Pat
     assert "failure" in cases["create.memcached.parity"]          # regressed group
     assert "failure" in cases["create.response"]                  # open shadow_error group
     assert "failure" not in cases["update.postgres.parity"]       # its only group was accepted
-    assert "failure" not in cases["increment.redis_cdc.parity"]   # raced is not a failure
+    # only raced verdicts: inconclusive, which is not a pass
+    assert cases["increment.redis_cdc.parity"]["failure"]["@type"] == "Inconclusive"
+    assert data["inconclusive_paths"] == ["increment.redis_cdc.parity"]
+    assert {p["path"]: p["status"] for p in data["paths"]}["increment.redis_cdc.parity"] == "inconclusive"
     assert cases["update.memcached.parity"]["skipped"]["@message"].endswith("never exercised")
     assert "skipped" not in cases["create.postgres.parity"] and "failure" not in cases["create.postgres.parity"]
 
     md = outs["md"].read_text()
     assert "| `create.memcached.parity` | ❌ fail |" in md and "## Unresolved groups" in md
     assert "⚪ not exercised" in md
+    assert "| `increment.redis_cdc.parity` | ⚠️ inconclusive |" in md and "## Inconclusive paths" in md
 
 
 async def test_html_export_is_self_contained(results_store: ResultsStore, browser, artifacts: Path) -> None:

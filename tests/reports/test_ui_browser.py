@@ -33,6 +33,10 @@ async def test_review_flow_in_chromium(results_store: ResultsStore, browser, art
             row = page.locator('tr[data-path="update.postgres.parity"]')
             assert "6" in await row.locator("td.v-mismatch").inner_text()
             assert await card(page, "needing review").inner_text() == "12"
+            # only raced verdicts on this path: inconclusive, marked as not a pass
+            assert await page.locator('tr[data-path="increment.redis_cdc.parity"] .badge.inconclusive').count() == 1
+            assert await page.locator("tr.inconclusive").count() == 1
+            assert await card(page, "inconclusive paths").inner_text() == "1"
             assert await page.locator("table.latency tbody tr").count() == 2  # create, read.info: response paths only
             await page.screenshot(path=str(artifacts / "overview.png"), full_page=True)
 
