@@ -43,7 +43,7 @@ from config import ProxySettings, Settings  # noqa: E402
 from diff_reports.types import Observation  # noqa: E402
 from shadow_proxy.jobs.codec import CapturedRequest, ComparisonJob, encode  # noqa: E402
 from shadow_proxy.jobs.metrics import BacklogMetrics  # noqa: E402
-from shadow_proxy.jobs.publisher import JOB_FIELD, BacklogMonitor, read_backlog  # noqa: E402
+from shadow_proxy.jobs.publisher import JOB_FIELD, BacklogMonitor  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 THREAD = "t3_fjn0j9"

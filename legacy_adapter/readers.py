@@ -10,7 +10,6 @@ the `legacy_read` validation paths). Plain functions over connections and bytes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 import asyncpg
@@ -29,11 +28,6 @@ __all__ = ["BadEvent", "CdcEvent", "apply", "apply_all", "comment_from_rows", "d
 
 class NotPickled(ValueError):
     """A cache entry without the pickle flag (r2 would not unpickle it)."""
-
-
-def comment_from_rows(thing_row: Mapping[str, Any], data_rows: Iterable[Mapping[str, Any]]) -> Obj:
-    """Rows already fetched (thing row + `key`/`value`/`kind` rows) -> the comment object."""
-    return things.obj_from_rows(thing_row, data_rows)
 
 
 def comment_from_rows(thing_row: dict[str, Any], data_rows: list[tuple[str, str | None, str | None]]) -> Obj:

@@ -17,7 +17,6 @@ from aiohttp import web
 from rich.console import Console
 from rich.table import Table
 
-from config import Settings
 from diff_reports.export.write import FORMATS
 from diff_reports.store.report import export_report
 from diff_reports.store import queries

@@ -3,7 +3,6 @@ the quirks (so the golden file is not merely self-fulfilling)."""
 
 from __future__ import annotations
 
-import json
 
 from tests.contract.harness import Session
 from tests.contract.stores_state import snapshot

@@ -41,7 +41,7 @@ async def test_two_proxies_make_the_same_sticky_decision(proxy_factory, legacy, 
             await settle(handle, len(links))
         shadowed_a = {r.entity for r in a.sink.records}
         shadowed_b = {r.entity for r in b.sink.records}
-        assert shadowed_a == shadowed_b == {f"t3_{l}" for l in links if in_ramp(f"t3_{l}", 30)}
+        assert shadowed_a == shadowed_b == {f"t3_{name}" for name in links if in_ramp(f"t3_{name}", 30)}
         assert 0 < len(shadowed_a) < len(links)
 
         # A vote names only the comment; proxy A learned its thread, proxy B finds it through Redis.
