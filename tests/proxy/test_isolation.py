@@ -80,10 +80,13 @@ async def test_broken_comparator_and_sink_never_reach_the_primary(proxy_factory,
         assert await primaries(client, proxy.url, 3) == await primaries(client, legacy.url, 3)
         await settle(proxy, 3)
         assert raised == ["compare"] * 3
+        # every exception is a verdict: unavailable, with the reason
+        assert [r.verdict.value for r in proxy.sink.records] == ["unavailable"] * 3
+        assert all("comparator bug" in (r.reason or "") for r in proxy.sink.records)
         assert metric(proxy, "tapcompare_proxy_shadow_raised_total", operation="compare") == 3
 
 
-async def test_read_mismatch_where_the_legacy_moved_is_raced(proxy_factory, legacy, new, client) -> None:
+async def test_read_bug_while_the_legacy_moves_stays_a_mismatch(proxy_factory, legacy, new, client) -> None:
     async with proxy_factory(legacy.url, new.url) as proxy:
         await set_ramp(proxy, comments=100)
         new.state.mode = "different"
@@ -92,5 +95,23 @@ async def test_read_mismatch_where_the_legacy_moved_is_raced(proxy_factory, lega
         legacy.state.drift = True              # now every legacy answer differs from the previous one
         await primaries(client, proxy.url, 1)
         await settle(proxy, 2)
-        assert [r.verdict.value for r in proxy.sink.records] == ["mismatch", "raced"]
-        assert "changed" in (proxy.sink.records[1].reason or "")
+        # the bug (a body and a score the legacy never had) is not what changed at the legacy
+        assert [r.verdict.value for r in proxy.sink.records] == ["mismatch", "mismatch"]
+        rechecked = proxy.sink.records[1]
+        assert "not explained" in (rechecked.reason or "")
+        assert {"legacy_vs_legacy", "first_rewrite_vs_legacy_again", "rewrite_again_vs_legacy_again"} \
+            <= set(rechecked.context["recheck"])
+        # the legacy's own answers were compared and differed (the write that landed)
+        assert rechecked.context["recheck"]["legacy_vs_legacy"]["verdict"] == "mismatch"
+
+
+async def test_read_mismatch_explained_by_the_legacy_moving_is_raced(proxy_factory, legacy, new, client) -> None:
+    async with proxy_factory(legacy.url, new.url) as proxy:
+        await set_ramp(proxy, comments=100)
+        legacy.state.drift = True
+        new.state.ahead_of = legacy.state      # the rewrite already shows the write the legacy shows next
+        await primaries(client, proxy.url, 1)
+        await settle(proxy, 1)
+        [record] = proxy.sink.records
+        assert record.verdict.value == "raced", (record.reason, record.differences)
+        assert set(record.context["recheck"]) >= {"legacy_vs_legacy", "rewrite_again_vs_legacy_again"}
