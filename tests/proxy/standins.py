@@ -57,12 +57,13 @@ NON_BMP = ("\U0001F600", "\U0001D518", "\U0001F3F3\uFE0F\u200D\U0001F308", "\U00
 def big_body(i: int, length: int = 10_000) -> str:
     """Exactly `length` code points: text, zero-width characters, non-BMP emoji and CJK, combining marks."""
     parts: list[str] = []
-    n = 0
+    n = k = 0
     while n < length:
-        piece = (f"c{i} w{n} ", ZERO_WIDTH[(i + n) % len(ZERO_WIDTH)], NON_BMP[(i * 7 + n) % len(NON_BMP)],
-                 "e\u0301 ")[n % 4]
+        piece = (f"c{i} w{k} ", ZERO_WIDTH[(i + k) % len(ZERO_WIDTH)], NON_BMP[(i * 7 + k) % len(NON_BMP)],
+                 "e\u0301 ")[k % 4]
         parts.append(piece)
         n += len(piece)
+        k += 1
     return "".join(parts)[:length]
 
 
