@@ -26,6 +26,7 @@ from shadow_proxy.jobs.worker import JobWorker, WorkerConfig
 from shadow_proxy.metrics import ProxyMetrics
 from shadow_proxy.protocols import Comparator, WriteValidator
 from shadow_proxy.ramp import RampControl
+from shadow_proxy.validation.ordering import RedisOrderBook, order_book_prefix
 from telemetry.http import mount_observability
 
 
@@ -76,6 +77,11 @@ class WorkerService:
                                                   s.guard_max_mismatch_rate),
                                   RampControl(self._ramp_redis, RampKeys(s.ramp_key_prefix)),
                                   ProxyMetrics(CollectorRegistry()))  # trips: logged + audited, not exported here
+        share = getattr(self._validator, "share_order_book", None)
+        if share is not None:
+            # One ordering book for the proxies' publishers and every worker (ordering.py): more
+            # workers must not turn a write whose predecessor another worker validated into `raced`.
+            share(RedisOrderBook(self.redis, order_book_prefix(s.jobs_stream)))
         start = getattr(self._validator, "start", None)
         if start is not None:
             await start()
