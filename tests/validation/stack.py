@@ -69,7 +69,8 @@ class Stack:
 
 @asynccontextmanager
 async def running_stack(stores: StoreSets, accounts: tuple[str, ...] = ("alice", "bob", "carol"),
-                        start: float = 1_700_000_000.0) -> AsyncIterator[Stack]:
+                        start: float = 1_700_000_000.0, threads_dir=THREADS_DIR,
+                        threads: tuple[str, ...] = (THREAD,)) -> AsyncIterator[Stack]:
     from legacy_adapter.app import create_app as legacy_app
     from legacy_adapter.seeding import seed
     from legacy_adapter.store import LegacyStores
@@ -80,7 +81,7 @@ async def running_stack(stores: StoreSets, accounts: tuple[str, ...] = ("alice",
     prod = stores.production
     st = await LegacyStores.open(prod.postgres, prod.memcached_host_port, prod.redis, settings.stores.cdc_stream)
     try:
-        await seed(st, THREADS_DIR, [THREAD], accounts)
+        await seed(st, threads_dir, list(threads), accounts)
     finally:
         await st.close()
     clock = Clock(start)
