@@ -23,16 +23,17 @@ from yarl import URL
 from diff_reports.types import ALL_WRITE_PATHS, TOO_LARGE, Observation, VerdictKind, VerdictRecord
 from shadow_proxy.exchange import parse_body
 from shadow_proxy.jobs.codec import CapturedRequest, ComparisonJob
-from shadow_proxy.jobs.recheck import RecheckReads, judge_recheck
+from shadow_proxy.jobs.recheck import DEFAULT_ROUNDS, Recheck, RecheckReads
 from shadow_proxy.passthrough import SKIP_AUTO_HEADERS
 from shadow_proxy.protocols import Comparator, RaisedHook, ShadowedWrite, WriteValidator
 
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # ProxySettings.max_shadow_response_bytes
 MAX_SHADOW_RESPONSE = DEFAULT_MAX_RESPONSE_BYTES  # (old name)
 TOO_LARGE_ERROR = "ResponseTooLarge"
+RECHECK_BACKOFF_S = 0.05
 
 Emit = Callable[[str, VerdictRecord], Awaitable[None]]          # (endpoint, record)
-Recheck = Callable[[ComparisonJob], Awaitable[RecheckReads]]
+RecheckFn = Callable[[ComparisonJob], Awaitable[RecheckReads]]
 
 
 class ResponseTooLarge(Exception):
@@ -107,11 +108,13 @@ def recheck_headers(req: CapturedRequest, request_id: str) -> CIMultiDict[str]:
 
 class JobRunner:
     def __init__(self, comparator: Comparator, validator: WriteValidator, raised: RaisedHook, *,
-                 recheck: Recheck | None, validate_timeout_s: float, compare_threads: int = 2) -> None:
+                 recheck: RecheckFn | None, validate_timeout_s: float, compare_threads: int = 2,
+                 recheck_rounds: int = DEFAULT_ROUNDS) -> None:
         self.comparator = comparator
         self.validator = validator
         self._raised = raised
         self._recheck = recheck
+        self._recheck_rounds = max(1, recheck_rounds)
         self._validate_timeout_s = validate_timeout_s
         # Comparison (deepdiff on big bodies) is CPU work: keep it off the event loop.
         self._pool = ThreadPoolExecutor(max_workers=compare_threads, thread_name_prefix="compare")
@@ -158,22 +161,26 @@ class JobRunner:
         await emit(job.endpoint, record)
 
     async def _rechecked(self, job: ComparisonJob, record: VerdictRecord) -> VerdictRecord:
+        """Read both sides again, round after round while the legacy keeps changing (recheck.py)."""
         assert job.new is not None
-        try:
-            reads = await self._recheck(job)
-        except Exception as exc:
-            self._raised("recheck", exc)
-            reads = RecheckReads(Observation("legacy", error=f"{type(exc).__name__}: {exc}"))
-        for obs in (reads.legacy, reads.new):
-            if too_large(obs):
-                return too_large_record(job.path, job, obs)
-        learn = self._learner()
         loop = asyncio.get_running_loop()
-
-        def judge() -> VerdictRecord:
-            return judge_recheck(self._compare_sync, job.path, record, job.legacy, job.new, reads, learn=learn)
+        check = Recheck(self._compare_sync, job.path, record, job.legacy, job.new, self._learner())
         try:
-            return await loop.run_in_executor(self._pool, judge)
+            for n in range(self._recheck_rounds):
+                if n:
+                    await asyncio.sleep(RECHECK_BACKOFF_S * n)  # let the write in flight land
+                try:
+                    reads = await self._recheck(job)
+                except Exception as exc:
+                    self._raised("recheck", exc)
+                    reads = RecheckReads(Observation("legacy", error=f"{type(exc).__name__}: {exc}"))
+                for obs in (reads.legacy, reads.new):
+                    if too_large(obs):
+                        return too_large_record(job.path, job, obs)
+                verdict = await loop.run_in_executor(self._pool, check.step, reads)
+                if verdict is not None:
+                    return verdict
+            return await loop.run_in_executor(self._pool, check.give_up)
         except Exception as exc:  # a comparator failure inside the recheck: the mismatch stands
             self._raised("recheck", exc)
             return record
