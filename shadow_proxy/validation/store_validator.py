@@ -12,7 +12,6 @@ import asyncio
 import json
 import time
 from collections import defaultdict
-from dataclasses import replace
 from collections.abc import Callable
 from typing import Any
 
@@ -25,14 +24,12 @@ from legacy_adapter.readers import comment_from_rows, read_cache_value, render_o
 from shadow_proxy.protocols import ShadowedWrite
 from shadow_proxy.validation.ordering import Book, EntityHistory, OrderBook, classify, version_gap
 from shadow_proxy.validation.projections import ScratchProjections
+from shadow_proxy.validation.resync import as_first_diverging, evict_entity, mismatched_paths
 from shadow_proxy.validation.sides import SideCapture, SideConnections, capture_side
 from sister_stores.addresses import StoreAddresses
 from sister_stores.capture import CdcEvent
 from sister_stores.databases import readonly_dsn
-from sister_stores.eviction import evict_comment, evict_link
-from telemetry.logs import get_logger
 
-log = get_logger("shadow_proxy.validation")
 
 Compare = Callable[..., VerdictRecord]
 
@@ -215,19 +212,14 @@ class StoreValidator:
         return await self._resync_after_mismatch(write, out)
 
     async def _resync_after_mismatch(self, write: ShadowedWrite, out: list[VerdictRecord]) -> list[VerdictRecord]:
-        """Each bug counts once: after a write mismatches, the entity's sister copy is re-synchronised
-        from production (evicted; the rewrite re-hydrates it, as of before its next write, from
-        production), so later writes are judged from a correct start. The mismatch records name
-        this write as the entity's first diverging one since its copy was last in sync."""
-        flagged = [r.path for r in out if r.verdict is VerdictKind.MISMATCH]
+        """Each bug counts once: a write that mismatched is the entity's first diverging write; its
+        sister copy is re-synchronised from production (resync.py), so later writes are judged from
+        a correct start."""
+        flagged = mismatched_paths(out)
         if not flagged:
             return out
         await self._evict(write, f"write {write.request_id} mismatched on {', '.join(flagged)}")
-        note = {"first_diverging_write": write.request_id, "resynchronised": True}
-        suffix = (f"; first diverging write to {write.entity} since its sister copy was in sync: the copy is "
-                  "re-synchronised from production")
-        return [replace(r, reason=((r.reason or "mismatch") + suffix)[:1000], context={**r.context, **note})
-                if r.verdict is VerdictKind.MISMATCH else r for r in out]
+        return as_first_diverging(write, out)
 
     # -- the six comparisons -------------------------------------------------------------------
     async def _one(self, path: ValidationPath, write: ShadowedWrite, scope: WriteScope, prod: SideCapture,
@@ -319,19 +311,8 @@ class StoreValidator:
 
     # -- helpers -------------------------------------------------------------------------------
     async def _evict(self, write: ShadowedWrite, why: str) -> None:
-        """Forget the entity (and for a create, its link) in the sister, so the next write re-hydrates
-        it from production: a copy that missed a write would otherwise mismatch for ever."""
         assert self._sis
-        try:
-            comment_id = _id36(write.entity)
-            await evict_comment(self._sis.pool, self._sis.addresses.memcached_host_port, comment_id)
-            await self.order.forget(write.entity, time.time())
-            if write.endpoint == "create" and write.link.startswith("t3_"):
-                await evict_link(self._sis.pool, _id36(write.link))
-                await self.order.forget(f"link:{write.link}", time.time())
-            log.info("sister_entity_evicted", entity=write.entity, endpoint=write.endpoint, why=why)
-        except Exception as exc:  # the verdicts already say what happened; the next write shows the rest
-            log.warning("sister_eviction_failed", entity=write.entity, error=repr(exc))
+        await evict_entity(self._sis, self.order, write, why)
 
     def _sister_event(self, write: ShadowedWrite, events: list[CdcEvent], own: CdcEvent | None) -> CdcEvent | None:
         mine = _events_of(events, write.entity)

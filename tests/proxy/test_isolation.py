@@ -115,3 +115,21 @@ async def test_read_mismatch_explained_by_the_legacy_moving_is_raced(proxy_facto
         [record] = proxy.sink.records
         assert record.verdict.value == "raced", (record.reason, record.differences)
         assert "rewrite_again_vs_legacy_again" in record.context["recheck"]["rounds"][0]
+
+async def test_a_comparator_that_reports_its_own_failure_still_reaches_raised(proxy_factory, legacy, new,
+                                                                              client) -> None:
+    from diff_reports.comparator import Comparator
+    from diff_reports.normalise import Normaliser
+
+    def broken(value, ctx):
+        raise RuntimeError("bad processor")
+
+    raised: list[str] = []
+    async with proxy_factory(legacy.url, new.url) as proxy:
+        proxy.runtime.shadower._comparator = Comparator(normaliser=Normaliser([broken]))
+        proxy.runtime._user_raised = lambda op, exc: raised.append(op)
+        await set_ramp(proxy, comments=100)
+        await primaries(client, proxy.url, 2)
+        await settle(proxy, 2)
+        assert [r.verdict.value for r in proxy.sink.records] == ["unavailable"] * 2
+        assert raised == ["compare"] * 2
