@@ -63,9 +63,13 @@ def race_reason(entity: str, hist: EntityHistory, own_version: Any, before: list
             f"has not applied yet ({names}): the sides hold different histories")
 
 
-async def classify(book: Book, entity: str, own_version: Any, before: list[tuple[Any, str]]) -> str | None:
-    """`race_reason`, starting the entity's history at `own_version` when it has none."""
-    hist = await book.history(entity)
+async def classify(book: Book, entity: str, own_version: Any, before: list[tuple[Any, str]],
+                   hist: EntityHistory | None = None) -> str | None:
+    """`race_reason`, starting the entity's history at `own_version` when it has none. `hist`: the
+    snapshot to judge by, read *before* the sister was captured (a write marked applied after the
+    capture is not in the captured state, so it must not count as applied)."""
+    if hist is None:
+        hist = await book.history(entity)
     if hist.first_version is None:
         if own_version is not None:
             await book.start_at(entity, own_version)

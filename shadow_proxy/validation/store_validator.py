@@ -135,15 +135,28 @@ class StoreValidator:
 
     async def _validate(self, write: ShadowedWrite, paths: list[ValidationPath]) -> list[VerdictRecord]:
         assert self._prod and self._sis
+        # The book as of before the capture: what it calls applied is in the captured sister state.
+        hist = await self.order.history(write.entity)
+        link_hist = await self.order.history(f"link:{write.link}") if write.endpoint == "create" else None
+        published_at = float(write.extra.get("published_at") or 0.0)
+        if published_at and hist.evicted_at > float(write.extra.get("legacy_at") or published_at):
+            # stream mode: the sister's copy was evicted (re-synchronised) after this write began, so
+            # what the rewrite stored for it may be gone; the next write re-hydrates it
+            reason = (f"the sister copy of {write.entity} was re-synchronised from production while this write "
+                      "was in flight: nothing of it is left there to compare")
+            return [self._direct(p, VerdictKind.RACED, write, reason) for p in paths]
         comment_id = _id36(write.entity)
         link_id = await self._link_id(write, comment_id)
         deadline = time.monotonic() + self._settle_s
         delay = 0.01
         while True:
             captured_at = time.time()
-            prod, sis = await asyncio.gather(
-                capture_side(self._prod, self._stream, comment_id, link_id, self._scan),
-                capture_side(self._sis, self._stream, comment_id, link_id, self._scan))
+            # The sister first, then production: the rewrite only ever applies writes the legacy has
+            # already committed and answered, so production's later snapshot holds everything the
+            # sister's does (a stream-mode worker validates while the proxy keeps applying later
+            # writes; captured the other way round, the sister could be ahead of production's snapshot).
+            sis = await capture_side(self._sis, self._stream, comment_id, link_id, self._scan)
+            prod = await capture_side(self._prod, self._stream, comment_id, link_id, self._scan)
             if isinstance(prod.events, BaseException) or isinstance(prod.postgres, BaseException):
                 err = prod.events if isinstance(prod.events, BaseException) else prod.postgres
                 return [self._direct(p, VerdictKind.UNAVAILABLE, write, f"production capture failed: {err!r}")
@@ -164,14 +177,6 @@ class StoreValidator:
             return [self._direct(p, VerdictKind.RACED, write, behind) for p in paths]
         own = next((e for e in mine if e.fields.get("request_id") == write.request_id), None)
         own_v = _version(own) if own else None
-        hist = await self.order.history(write.entity)
-        published_at = float(write.extra.get("published_at") or 0.0)
-        if published_at and hist.evicted_at > float(write.extra.get("legacy_at") or published_at):
-            # stream mode: the sister's copy was evicted (re-synchronised) after this write began, so
-            # what the rewrite stored for it may be gone; the next write re-hydrates it
-            reason = (f"the sister copy of {write.entity} was re-synchronised from production while this write "
-                      "was in flight: nothing of it is left there to compare")
-            return [self._direct(p, VerdictKind.RACED, write, reason) for p in paths]
         first = hist.first_version
         gap = version_gap([v for e in mine if (v := _version(e)) is not None and (first is None or v >= first)], own_v)
         if gap and first is not None:
@@ -181,9 +186,10 @@ class StoreValidator:
             return [self._direct(p, VerdictKind.RACED, write, reason) for p in paths]
         before = [(_version(e) or 0, e.fields.get("request_id", "")) for e in mine
                   if own_v is None or (_version(e) or 0) < own_v]
-        race = await classify(self.order, write.entity, own_v, before) or await self._link_race(write, prod.events, own)
+        race = (await classify(self.order, write.entity, own_v, before, hist)
+                or await self._link_race(write, prod.events, own, link_hist))
         if race:
-            if await self._lost(write, mine, prod.events, own):
+            if self._lost(write, mine, prod.events, own, hist, link_hist):
                 await self._evict(write, race)  # a write that never arrived: re-hydrate, start afresh
             return [self._direct(p, VerdictKind.RACED, write, race) for p in paths]
         later = [decode_cdc_fields(e.fields).get("changes", {}) for e in mine if own_v and (_version(e) or 0) > own_v]
@@ -324,29 +330,30 @@ class StoreValidator:
                           and e.fields.get("request_id") in (None, "", write.request_id)), None)
         return match
 
-    async def _link_race(self, write: ShadowedWrite, events: list[CdcEvent], own: CdcEvent | None) -> str | None:
+    async def _link_race(self, write: ShadowedWrite, events: list[CdcEvent], own: CdcEvent | None,
+                         link_hist: EntityHistory | None) -> str | None:
         if write.endpoint != "create" or own is None:
             return None
         link = own.fields.get("link", write.link)
         before = [(_stream_pos(e.stream_id), e.fields.get("request_id", "")) for e in _link_creates(events, link)
                   if _stream_pos(e.stream_id) < _stream_pos(own.stream_id)]
-        return await classify(self.order, f"link:{link}", _stream_pos(own.stream_id), before)
+        snapshot = link_hist if link == write.link else None
+        return await classify(self.order, f"link:{link}", _stream_pos(own.stream_id), before, snapshot)
 
-    async def _lost(self, write: ShadowedWrite, mine: list[CdcEvent], events: list[CdcEvent],
-                    own: CdcEvent | None) -> bool:
+    def _lost(self, write: ShadowedWrite, mine: list[CdcEvent], events: list[CdcEvent], own: CdcEvent | None,
+              hist: EntityHistory, link_hist: EntityHistory | None) -> bool:
         """Whether a pending earlier write is older than `lost_after_s` (by its stream time): the
         shadow would have applied it by now, so it was lost (dropped, refused, failed), not in flight."""
         now_ms = _stream_pos(own.stream_id)[0] if own else int(time.time() * 1000)
         horizon = now_ms - int(self._lost_after_s * 1000)
-        hist: EntityHistory = await self.order.history(write.entity)
         applied, first = hist.applied, hist.first_version or 0
         stale = [e for e in mine if e is not own and (_version(e) or 0) >= first
                  and e.fields.get("request_id") not in applied and _stream_pos(e.stream_id)[0] < horizon]
-        if write.endpoint == "create" and own is not None:
-            link = own.fields.get("link", write.link)
-            link_applied = (await self.order.history(f"link:{link}")).applied
+        link = own.fields.get("link", write.link) if own is not None else None
+        if write.endpoint == "create" and link_hist is not None and link == write.link:
             stale += [e for e in _link_creates(events, link) if e is not own
-                      and e.fields.get("request_id") not in link_applied and _stream_pos(e.stream_id)[0] < horizon]
+                      and e.fields.get("request_id") not in link_hist.applied
+                      and _stream_pos(e.stream_id)[0] < horizon]
         return bool(stale)
 
     async def _link_id(self, write: ShadowedWrite, comment_id: int) -> int | None:
