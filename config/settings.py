@@ -79,9 +79,13 @@ class ProxySettings(BaseModel):
     ramp_key_prefix: str = Field(default="tapcompare", min_length=1)
     ramp_refresh_s: float = Field(default=5.0, gt=0)  # fallback poll if a pub/sub message is missed
     link_cache_size: int = Field(default=100_000, ge=0)
-    # On a read mismatch, read the legacy again (shadow pool): if its own answer changed, a write
-    # landed in between and the verdict is `raced`, not `mismatch`.
+    # On a read mismatch, read the legacy and the rewrite again (shadow pool): `raced` only when
+    # every differing field is exactly what changed between the legacy's two answers.
     recheck_read_mismatches: bool = True
+    # Largest response body (after decompression) the shadow reads and compares, per side: the
+    # rewrite's answers, the rechecks and the legacy's own. A larger body is `skipped` with reason
+    # `too_large` and counted, never compared cut.
+    max_shadow_response_bytes: int = Field(default=32 * 1024 * 1024, ge=1)
     # Upper bound for one WriteValidator.validate (store capture + comparison of one write).
     validate_timeout_s: float = Field(default=30.0, gt=0)
     # Automatic kill switch per endpoint over a sliding window of shadow verdicts.

@@ -8,7 +8,7 @@ explained -> IGNORED (differences kept, each with `ignored_by`); none -> MATCH.
 
 Records keep redacted copies of the normalised values (and of each difference's values) unless
 `redact_bodies=False`; MATCH records keep no values unless `keep_match_values=True`, so the
-common case stays cheap. `compare` never raises: a failure inside comparison is a SKIPPED
+common case stays cheap. `compare` never raises: a failure inside comparison is an UNAVAILABLE
 record saying why.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from diff_reports.compare import RawDifference, fast_equal, raw_differences, value_at
@@ -25,6 +25,14 @@ from diff_reports.normalise import NormaliseContext, Normaliser
 from diff_reports.redact import redact
 from diff_reports.rules import NOISE_PREFIX, IgnoreRule, RuleSet
 from diff_reports.types import Difference, Observation, VerdictKind, VerdictRecord
+
+
+def related_paths(a: str, b: str) -> bool:
+    """Same field path, or one holds the other (`x.y` / `x.y.z`, `l` / `l[2]`)."""
+    if a == b or "$" in (a, b):
+        return True
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return long_.startswith(short) and long_[len(short)] in ".["
 
 
 class Comparator:
@@ -60,7 +68,11 @@ class Comparator:
         try:
             verdict, reason, a, b, diffs = self._judge(path, legacy, new)
         except Exception as exc:  # noqa: BLE001 - comparison must never break the caller
-            verdict, reason, a, b, diffs = VerdictKind.SKIPPED, f"comparison failed: {type(exc).__name__}: {exc}", None, None, ()
+            # Every exception is a verdict: `unavailable`, saying why; `context.raised` lets the
+            # caller's `raised` hook count it too.
+            failure = f"{type(exc).__name__}: {exc}"[:500]
+            verdict, reason, a, b, diffs = VerdictKind.UNAVAILABLE, f"comparison failed: {failure}", None, None, ()
+            base["context"] = {"raised": failure}
         timings = {
             "legacy_s": legacy.duration_s,
             "new_s": new.duration_s,
@@ -71,11 +83,19 @@ class Comparator:
             legacy_value=a, new_value=b,
         )
 
-    def learn(self, path: str, first: Observation, second: Observation) -> list[str]:
-        """Feed two legacy runs of one request to the learned noise (same normalisation as compare)."""
+    def learn(self, path: str, first: Observation, second: Observation,
+              only: Collection[str] | None = None) -> list[str]:
+        """Feed two legacy runs of one request to the learned noise (same normalisation as compare).
+        `only`: count just the differences at (or around) these field paths."""
         if self.noise is None:
             raise ValueError("this comparator has no LearnedNoise to teach")
-        return self.noise.observe(path, first, second, normaliser=self.normaliser)
+        keep = None
+        if only is not None:
+            wanted = set(only)
+
+            def keep(d: RawDifference) -> bool:
+                return any(related_paths(d.path, p) for p in wanted)
+        return self.noise.observe(path, first, second, normaliser=self.normaliser, keep=keep)
 
     # --- internals -------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Mismatch groups (Diffy-style) and their lifecycle. Pure: no I/O, stdlib only.
 
 A group's fingerprint is the validation path, the verdict, and the sorted set of
-(differing field path with array indices generalised to `[*]`, kind of difference). Verdicts
+(differing field path with array indices generalised to `[*]` and dynamic dict keys (ids,
+fullnames) to `*`, kind of difference). Verdicts
 without differences (shadow_error, unavailable, skipped...) group by their reason with digits
 and hex ids generalised, so "timeout after 2.0s" on two requests lands in one group.
 
@@ -32,9 +33,22 @@ _HEX_IDS = re.compile(r"\b(0x)?[0-9a-f]*\d[0-9a-f]*\b", re.IGNORECASE)
 _DIGITS = re.compile(r"\d+(\.\d+)*")
 
 
+# Dict keys that are data, not names: account and thing ids (`votes.4711`), fullnames
+# (`tree.t1_2ab`, `applied.t3_x`), UUIDs and long hex ids. They fold to `*` like list indices
+# fold to `[*]`, so one bug is one group across entities and voters (and `*` is also the glob an
+# accepted group's ignore rule needs).
+_DYNAMIC_KEY = re.compile(
+    r"(?:(?<=^)|(?<=\.))"
+    r"(?:\d+|t\d_[0-9a-z]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?=[0-9a-f]*\d)[0-9a-f]{12,})"
+    r"(?=[.\[]|$)", re.IGNORECASE)
+_QUOTED_DYNAMIC_KEY = re.compile(r'\["(?:\d+|t\d_[0-9a-z]+)"\]', re.IGNORECASE)
+
+
 def generalise_path(path: str) -> str:
-    """`data.children[3].data.score` -> `data.children[*].data.score`."""
-    return _INDEX.sub("[*]", path)
+    """`data.children[3].data.score` -> `data.children[*].data.score`; `votes.4711.dir` ->
+    `votes.*.dir`; `tree.t1_2ab` -> `tree.*`."""
+    folded = _DYNAMIC_KEY.sub("*", _INDEX.sub("[*]", path))
+    return _QUOTED_DYNAMIC_KEY.sub(lambda m: "*" if m.start() == 0 else ".*", folded)
 
 
 def generalise_reason(reason: str | None) -> str:

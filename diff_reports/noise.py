@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +41,14 @@ class LearnedNoise:
     # --- learning --------------------------------------------------------------------------------
 
     def observe(
-        self, path: str, first: Observation | Any, second: Observation | Any, normaliser: Normaliser | None = None
+        self, path: str, first: Observation | Any, second: Observation | Any, normaliser: Normaliser | None = None,
+        keep: Callable[[RawDifference], bool] | None = None,
     ) -> list[str]:
         """Learn from two legacy runs of one request; return the patterns that differed.
 
-        Observations where either run raised teach nothing and are not counted.
+        Observations where either run raised teach nothing and are not counted. `keep` selects
+        the differences that count (a read recheck passes only fields the rewrite did not follow,
+        so a write landing between the two legacy reads teaches nothing).
         """
         if isinstance(first, Observation) or isinstance(second, Observation):
             if getattr(first, "raised", False) or getattr(second, "raised", False):
@@ -56,6 +59,8 @@ class LearnedNoise:
         a = norm(first, NormaliseContext(path, "legacy"))
         b = norm(second, NormaliseContext(path, "legacy"))
         raw = [] if fast_equal(a, b) else raw_differences(a, b)
+        if keep is not None:
+            raw = [d for d in raw if keep(d)]
         return self.observe_differences(path, raw)
 
     def observe_differences(self, path: str, differences: Iterable[RawDifference]) -> list[str]:

@@ -28,6 +28,17 @@ class VerdictKind(str, Enum):
     SKIPPED = "skipped"          # not comparable; the record says why
 
 
+# Difference kinds beyond DeepDiff's changed/added/removed/type_changed: one thing the rewrite
+# did not store at all, named as such (one difference, not "every field changed").
+MISSING_EVENT = "missing_event"              # the legacy published a CDC event for the write; the rewrite none
+MISSING_ROW = "missing_row"                  # the legacy's row exists; the sister has none
+MISSING_CACHE_ENTRY = "missing_cache_entry"  # the legacy's cache entry exists; the sister has none
+MISSING_KINDS = (MISSING_EVENT, MISSING_ROW, MISSING_CACHE_ENTRY)
+
+# `skipped` reasons the harness itself gives (the record's `reason`; counted by reason).
+TOO_LARGE = "too_large"  # a body over the configured limit: never compared cut
+
+
 @dataclass(frozen=True)
 class ValidationPath:
     """`<endpoint>.<store>.<check>`: one of the 18 write-validation paths."""
@@ -110,6 +121,9 @@ class VerdictRecord:
     reason: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
+    # What else the verdict rests on, as plain data: e.g. a read recheck's legacy and rewrite
+    # re-reads (`{"recheck": {...}}`), or that the sister copy was re-synchronised after it.
+    context: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -122,4 +136,5 @@ class VerdictRecord:
         data = dict(data)
         data["verdict"] = VerdictKind(data["verdict"])
         data["differences"] = tuple(Difference(**d) for d in data.get("differences", ()))
+        data["context"] = dict(data.get("context") or {})
         return cls(**data)

@@ -100,9 +100,10 @@ class ProxyRuntime:
                                                        s.guard_max_error_rate, s.guard_max_mismatch_rate),
                                        self.control, self.metrics)
         self.jobs = ProxyJobs.open(s, self.ramp_redis_url, self.registry, self.raised)
-        self.shadower = Shadower(self._shadow_session, ShadowTarget(self.new_url, self.tap_secret, s.shadow_timeout_s,
-                                                                        self.legacy_url, s.recheck_read_mismatches,
-                                                                        s.validate_timeout_s),
+        target = ShadowTarget(self.new_url, self.tap_secret, s.shadow_timeout_s, self.legacy_url,
+                              s.recheck_read_mismatches, s.validate_timeout_s,
+                              max_response_bytes=s.max_shadow_response_bytes)
+        self.shadower = Shadower(self._shadow_session, target,
                                  self.ramp, self.links, self.comparator, self.sink, self.validator,
                                  self.guardrail, self.metrics, self.raised,
                                  publisher=self.jobs.publisher if self.jobs else None)

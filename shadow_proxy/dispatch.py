@@ -1,6 +1,7 @@
 """The shadow side of one exchange: decide, call the new service, then hand a comparison job on.
 
-Runs in a queue worker after the client already has the legacy response. Failures of the new
+Runs in a queue worker after the client already has the legacy response. Bodies are read whole
+(up to `max_response_bytes`; larger ones are `skipped`, reason `too_large`). Failures of the new
 service (errors, timeouts, 5xx the legacy did not also return) are data: an Observation with
 `error`, which the comparator turns into `shadow_error`. Failures of our own parts (comparator,
 sink, validator, guardrail, publisher) go to the `raised` hook and are counted; none of them can
@@ -22,13 +23,14 @@ from typing import Any, Protocol
 import aiohttp
 from multidict import CIMultiDict
 
-from diff_reports.types import Observation, VerdictKind, VerdictRecord, read_response_path, write_response_path
+from diff_reports.types import TOO_LARGE, Observation, VerdictKind, VerdictRecord, read_response_path, write_response_path
 from legacy_adapter.codec import to36
 from shadow_proxy.exchange import Exchange, parse_body
 from shadow_proxy.guardrails import Guardrail
 from shadow_proxy.jobs.codec import CapturedRequest, ComparisonJob, JobKind, job_id_for
 from shadow_proxy.jobs.publisher import JobPublisher
-from shadow_proxy.jobs.runner import JobRunner, call_side, recheck_headers
+from shadow_proxy.jobs.recheck import RecheckReads
+from shadow_proxy.jobs.runner import DEFAULT_MAX_RESPONSE_BYTES, JobRunner, call_side, recheck_headers
 from shadow_proxy.links import LinkIndex, links_in
 from shadow_proxy.metrics import ProxyMetrics
 from shadow_proxy.passthrough import end_to_end
@@ -45,6 +47,8 @@ class ShadowTarget:
     legacy_url: str = ""           # for the read-mismatch recheck (through the shadow's own pool)
     recheck_reads: bool = True
     validate_timeout_s: float = 30.0
+    # proxy.max_shadow_response_bytes: bodies are read whole up to this, else `skipped` (too_large)
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
 
 class ComparisonExecutor(Protocol):
@@ -162,6 +166,10 @@ class Shadower:
                              **extra)
 
     async def _read(self, ex: Exchange, parsed: ParsedRequest, key: str, legacy: Observation) -> None:
+        if len(ex.legacy_body) > self._target.max_response_bytes:
+            # The legacy's own answer is over the limit: it is not compared (cut or otherwise).
+            await self._skip(ex, TOO_LARGE, record=True)
+            return
         new = await self._call_new(ex, CIMultiDict())
         await self.executor.submit(self._job(ex, "read", read_response_path(ex.endpoint), parsed.target or key,
                                              key, legacy, new=new))
@@ -201,13 +209,17 @@ class Shadower:
     async def _call_new(self, ex: Exchange, tap: CIMultiDict[str]) -> Observation:
         return await self._call(ex, self._target.base_url, tap, ex.endpoint)
 
-    async def _recheck(self, job: ComparisonJob) -> Observation:
-        """The read again at the legacy, through the shadow's pool (inline mode)."""
-        obs, outcome = await call_side(self._session, self._target.legacy_url, job.request,
-                                       recheck_headers(job.request, job.request_id),
-                                       self._target.timeout_s, job.legacy_status)
-        self._metrics.shadow.labels("legacy_recheck", outcome).observe(obs.duration_s)
-        return obs
+    async def _recheck(self, job: ComparisonJob) -> RecheckReads:
+        """The read again at the rewrite, then at the legacy, through the shadow's pool (inline mode)."""
+        headers = recheck_headers(job.request, job.request_id)
+        t = self._target
+        new, outcome = await call_side(self._session, t.base_url, job.request, headers, t.timeout_s,
+                                       job.legacy_status, max_bytes=t.max_response_bytes)
+        self._metrics.shadow.labels("new_recheck", outcome).observe(new.duration_s)
+        legacy, outcome = await call_side(self._session, t.legacy_url, job.request, headers, t.timeout_s,
+                                          job.legacy_status, side="legacy", max_bytes=t.max_response_bytes)
+        self._metrics.shadow.labels("legacy_recheck", outcome).observe(legacy.duration_s)
+        return RecheckReads(legacy, new)
 
     async def _call(self, ex: Exchange, base_url: str, tap: CIMultiDict[str], label: str) -> Observation:
         """The same request to `base_url`; failures become the Observation's error."""
@@ -218,7 +230,8 @@ class Shadower:
         headers["X-Request-Id"] = ex.request_id
         started = time.perf_counter()
         obs, outcome = await call_side(self._session, base_url, CapturedRequest(ex.method, ex.raw_path, (), ex.body),
-                                       headers, self._target.timeout_s, ex.status)
+                                       headers, self._target.timeout_s, ex.status,
+                                       max_bytes=self._target.max_response_bytes)
         self._metrics.shadow.labels(label, outcome).observe(time.perf_counter() - started)
         return obs
 

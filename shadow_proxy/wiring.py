@@ -249,7 +249,7 @@ class Parts:
             return wrapped
 
         addresses = WorkerAddresses(jobs_redis=self.jobs_redis, results_dsn=self.results_dsn,
-                                    ramp_redis=self.ramp_redis, legacy_url=self.legacy_url)
+                                    ramp_redis=self.ramp_redis, legacy_url=self.legacy_url, new_url=self.new_url)
         return WorkerService(self.settings.proxy, addresses, self.comparator, self.validator, consumer=consumer,
                              batch=batch, version=self.version, compare_threads=compare_threads,
                              registry=self.registry, store_view=observed)

@@ -50,7 +50,14 @@ def _thing(row: asyncpg.Record | None) -> dict[str, Any] | None:
 
 
 async def capture_postgres(conn: asyncpg.Connection, comment_id: int, link_id: int | None) -> PostgresState:
-    """Thing, data rows and votes of a comment, plus its link's thing and data rows."""
+    """Thing, data rows and votes of a comment, plus its link's thing and data rows, all from one
+    snapshot (a read-only REPEATABLE READ transaction): read statement by statement, a write
+    committing in between would give a thing row at one version and data rows at another."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        return await _capture_postgres(conn, comment_id, link_id)
+
+
+async def _capture_postgres(conn: asyncpg.Connection, comment_id: int, link_id: int | None) -> PostgresState:
     thing = await conn.fetchrow(f"SELECT {THING_COLUMNS} FROM reddit_thing_comment WHERE thing_id = $1", comment_id)
     data = await conn.fetch("SELECT key, value, kind FROM reddit_data_comment WHERE thing_id = $1 ORDER BY key", comment_id)
     votes = await conn.fetch(

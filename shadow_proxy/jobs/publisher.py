@@ -19,6 +19,7 @@ from config import ProxySettings
 from shadow_proxy.jobs.codec import ComparisonJob, encode
 from shadow_proxy.jobs.metrics import BACKLOG_KINDS, BacklogMetrics, PublisherMetrics
 from shadow_proxy.protocols import RaisedHook
+from shadow_proxy.validation.ordering import Book, RedisOrderBook, order_book_prefix
 from telemetry.logs import get_logger
 
 log = get_logger("shadow_proxy.jobs")
@@ -124,14 +125,37 @@ class BacklogMonitor:
                 pass
 
 
+def _applied_by_rewrite(job: ComparisonJob) -> bool:
+    """A write job whose rewrite call answered 2xx: the rewrite has applied it to the sister."""
+    if job.kind != "write" or job.new is None or job.new.raised or not isinstance(job.new.value, dict):
+        return False
+    status = job.new.value.get("status")
+    return isinstance(status, int) and 200 <= status < 300
+
+
 class JobPublisher:
+    """XADD jobs; with a shared ordering book, first mark each write the rewrite applied (so every
+    worker's race rule knows it, whichever worker validates it, and whenever)."""
+
     def __init__(self, redis: aioredis.Redis, stream: str, maxlen: int, metrics: PublisherMetrics,
-                 raised: RaisedHook) -> None:
+                 raised: RaisedHook, book: Book | None = None) -> None:
         self._redis, self._stream, self._maxlen = redis, stream, maxlen
         self._metrics = metrics
         self._raised = raised
+        self.book = book
+
+    async def _mark_applied(self, job: ComparisonJob) -> None:
+        if self.book is None or not _applied_by_rewrite(job):
+            return
+        try:
+            await self.book.mark_applied(job.entity, job.request_id)
+            if job.endpoint == "create" and job.link.startswith("t3_"):
+                await self.book.mark_applied(f"link:{job.link}", job.request_id)
+        except Exception as exc:  # the validator marks it too (later): at worst a `raced` verdict
+            self._raised("order_book", exc)
 
     async def publish(self, job: ComparisonJob) -> bool:
+        await self._mark_applied(job)
         try:
             data = encode(replace(job, published_at=time.time()))
             await self._redis.xadd(self._stream, {JOB_FIELD: data}, maxlen=self._maxlen, approximate=True)
@@ -150,7 +174,8 @@ class ProxyJobs:
                  raised: RaisedHook) -> None:
         self.redis = aioredis.from_url(redis_url, socket_timeout=5.0, socket_connect_timeout=2.0)
         self.publisher = JobPublisher(self.redis, settings.jobs_stream, settings.jobs_maxlen,
-                                      PublisherMetrics(registry), raised)
+                                      PublisherMetrics(registry), raised,
+                                      book=RedisOrderBook(self.redis, order_book_prefix(settings.jobs_stream)))
         self.monitor = BacklogMonitor(self.redis, settings.jobs_stream, settings.jobs_group,
                                       settings.jobs_backlog_alert, BacklogMetrics(registry, settings.jobs_backlog_alert))
 

@@ -1,9 +1,11 @@
 """Judging one comparison job: the same code in the proxy (inline) and in `tapcompare worker`.
 
-Reads: compare the response; a mismatch is rechecked against the legacy (if its own answer
-changed, a write landed in between: `raced`). Writes: compare the response, then hand the write
-to the WriteValidator (the 18 store paths); a validation that fails or runs past its timeout
-records `unavailable` for each of the endpoint's store paths, so no verdict goes missing.
+Reads: compare the response; a mismatch is rechecked by reading the rewrite and then the legacy
+again (recheck.py): `raced` only when the legacy's own change explains every differing field.
+Writes: compare the response, then hand the write to the WriteValidator (the 18 store paths); a
+validation that fails or runs past its timeout records `unavailable` for each of the endpoint's
+store paths. Bodies are read whole up to `max_response_bytes`; a larger one is `skipped`
+(`too_large`), never compared cut. Every exception becomes a verdict and reaches `raised`.
 """
 
 from __future__ import annotations
@@ -12,28 +14,65 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from typing import Any
 
 import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
-from diff_reports.types import ALL_WRITE_PATHS, Observation, VerdictKind, VerdictRecord
+from diff_reports.types import ALL_WRITE_PATHS, TOO_LARGE, Observation, VerdictKind, VerdictRecord
 from shadow_proxy.exchange import parse_body
 from shadow_proxy.jobs.codec import CapturedRequest, ComparisonJob
+from shadow_proxy.jobs.recheck import DEFAULT_ROUNDS, Recheck, RecheckReads
 from shadow_proxy.passthrough import SKIP_AUTO_HEADERS
 from shadow_proxy.protocols import Comparator, RaisedHook, ShadowedWrite, WriteValidator
 
-MAX_SHADOW_RESPONSE = 32 * 1024 * 1024
-RACED_READ = "the legacy's own answer changed between the primary read and the shadow read (a write landed)"
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # ProxySettings.max_shadow_response_bytes
+MAX_SHADOW_RESPONSE = DEFAULT_MAX_RESPONSE_BYTES  # (old name)
+TOO_LARGE_ERROR = "ResponseTooLarge"
+RECHECK_BACKOFF_S = 0.05
 
 Emit = Callable[[str, VerdictRecord], Awaitable[None]]          # (endpoint, record)
-Recheck = Callable[[ComparisonJob], Awaitable[Observation]]
+RecheckFn = Callable[[ComparisonJob], Awaitable[RecheckReads]]
+
+
+class ResponseTooLarge(Exception):
+    def __init__(self, size: int, limit: int, declared: bool) -> None:
+        what = "declares" if declared else "sent at least"
+        super().__init__(f"the body {what} {size} bytes, over the limit of {limit} (proxy.max_shadow_response_bytes)")
+        self.size, self.limit = size, limit
+
+
+async def read_whole(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The complete body, or ResponseTooLarge: checked against Content-Length first, then against the
+    bytes actually read (decompressed, chunked or lying about its length)."""
+    declared = resp.content_length
+    if declared is not None and declared > limit:
+        raise ResponseTooLarge(declared, limit, True)
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in resp.content.iter_any():
+        total += len(chunk)
+        if total > limit:
+            raise ResponseTooLarge(total, limit, False)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def too_large(obs: Observation | None) -> bool:
+    return obs is not None and obs.raised and (obs.error or "").startswith(TOO_LARGE_ERROR + ":")
+
+
+def too_large_record(path: str, job: ComparisonJob, *sides: Observation | None) -> VerdictRecord:
+    detail = "; ".join(f"{o.side}: {o.error}" for o in sides if too_large(o))
+    return VerdictRecord(path, VerdictKind.SKIPPED, job.entity, job.request_id, reason=TOO_LARGE,
+                         context={"too_large": detail})
 
 
 async def call_side(session: aiohttp.ClientSession, base_url: str, req: CapturedRequest, headers: CIMultiDict[str],
-                    timeout_s: float, primary_status: int) -> tuple[Observation, str]:
-    """The captured request sent to `base_url`: (observation, outcome ok|5xx|timeout|error).
+                    timeout_s: float, primary_status: int, *, side: str = "new",
+                    max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> tuple[Observation, str]:
+    """The captured request sent to `base_url`: (observation, outcome ok|5xx|timeout|error|too_large).
     A 5xx on a request the legacy answered below 500 is the new side's error, not a value."""
     started = time.perf_counter()
     try:
@@ -42,30 +81,21 @@ async def call_side(session: aiohttp.ClientSession, base_url: str, req: Captured
                 req.method, URL(base_url.rstrip("/") + req.raw_path, encoded=True), headers=headers,
                 data=req.body or None, skip_auto_headers=SKIP_AUTO_HEADERS, allow_redirects=False,
             ) as resp:
-                body = await _read_upto(resp, MAX_SHADOW_RESPONSE)
+                body = await read_whole(resp, max_bytes)
                 status = resp.status
                 value = {"status": status, "body": parse_body(CIMultiDict(), body)}
         if status >= 500 and primary_status < 500:
-            return Observation("new", error=f"HTTPStatusError: {status} {str(value['body'])[:200]}",
+            return Observation(side, error=f"HTTPStatusError: {status} {str(value['body'])[:200]}",
                                duration_s=time.perf_counter() - started), "5xx"
-        return Observation("new", value, duration_s=time.perf_counter() - started), "ok"
+        return Observation(side, value, duration_s=time.perf_counter() - started), "ok"
+    except ResponseTooLarge as exc:
+        return Observation(side, error=f"{TOO_LARGE_ERROR}: {exc}", duration_s=time.perf_counter() - started), \
+            "too_large"
     except TimeoutError:
-        return Observation("new", error=f"TimeoutError: no answer within {timeout_s}s",
+        return Observation(side, error=f"TimeoutError: no answer within {timeout_s}s",
                            duration_s=time.perf_counter() - started), "timeout"
     except (aiohttp.ClientError, OSError, ValueError) as exc:
-        return Observation("new", error=f"{type(exc).__name__}: {exc}", duration_s=time.perf_counter() - started), "error"
-
-
-async def _read_upto(resp: aiohttp.ClientResponse, limit: int) -> bytes:
-    """The whole body up to `limit` bytes: one `read(n)` returns only what has arrived so far, which
-    cut large bodies (a 500-comment thread) at a chunk boundary into invalid JSON."""
-    body = bytearray()
-    while len(body) < limit:
-        chunk = await resp.content.read(limit - len(body))
-        if not chunk:
-            break
-        body += chunk
-    return bytes(body)
+        return Observation(side, error=f"{type(exc).__name__}: {exc}", duration_s=time.perf_counter() - started), "error"
 
 
 def recheck_headers(req: CapturedRequest, request_id: str) -> CIMultiDict[str]:
@@ -78,11 +108,13 @@ def recheck_headers(req: CapturedRequest, request_id: str) -> CIMultiDict[str]:
 
 class JobRunner:
     def __init__(self, comparator: Comparator, validator: WriteValidator, raised: RaisedHook, *,
-                 recheck: Recheck | None, validate_timeout_s: float, compare_threads: int = 2) -> None:
+                 recheck: RecheckFn | None, validate_timeout_s: float, compare_threads: int = 2,
+                 recheck_rounds: int = DEFAULT_ROUNDS) -> None:
         self.comparator = comparator
         self.validator = validator
         self._raised = raised
         self._recheck = recheck
+        self._recheck_rounds = max(1, recheck_rounds)
         self._validate_timeout_s = validate_timeout_s
         # Comparison (deepdiff on big bodies) is CPU work: keep it off the event loop.
         self._pool = ThreadPoolExecutor(max_workers=compare_threads, thread_name_prefix="compare")
@@ -91,13 +123,27 @@ class JobRunner:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def run(self, job: ComparisonJob, emit: Emit) -> None:
-        if job.kind == "record":
-            for record in job.records:
-                await emit(job.endpoint, record)
-        elif job.kind == "read":
-            await self._read(job, emit)
-        else:
-            await self._write(job, emit)
+        """Judge one job; a failure of our own parts still gives the job's path a verdict."""
+        emitted: list[str] = []
+
+        async def tracked(endpoint: str, record: VerdictRecord) -> None:
+            emitted.append(record.path)
+            await emit(endpoint, record)
+
+        try:
+            if job.kind == "record":
+                for record in job.records:
+                    await tracked(job.endpoint, record)
+            elif job.kind == "read":
+                await self._read(job, tracked)
+            else:
+                await self._write(job, tracked)
+        except Exception as exc:
+            self._raised("job", exc)
+            if job.path not in emitted:
+                await emit(job.endpoint, VerdictRecord(
+                    job.path, VerdictKind.UNAVAILABLE, job.entity, job.request_id,
+                    reason=f"judging failed: {type(exc).__name__}: {exc}"[:500]))
 
     async def _read(self, job: ComparisonJob, emit: Emit) -> None:
         assert job.new is not None
@@ -106,25 +152,67 @@ class JobRunner:
             await emit(job.endpoint, VerdictRecord(job.path, VerdictKind.SKIPPED, job.entity, job.request_id,
                                                    reason=f"the legacy itself failed ({job.legacy_status})"))
             return
-        record = await self.compare(job.path, job.legacy, job.new, entity=job.entity, request_id=job.request_id)
-        if record is None:
+        if too_large(job.new) or too_large(job.legacy):
+            await emit(job.endpoint, too_large_record(job.path, job, job.legacy, job.new))
             return
+        record = await self.compare(job.path, job.legacy, job.new, entity=job.entity, request_id=job.request_id)
         if record.verdict is VerdictKind.MISMATCH and self._recheck is not None:
-            again = await self._recheck(job)
-            if not again.raised and again.value != job.legacy.value:
-                record = replace(record, verdict=VerdictKind.RACED, reason=RACED_READ)
+            record = await self._rechecked(job, record)
         await emit(job.endpoint, record)
+
+    async def _rechecked(self, job: ComparisonJob, record: VerdictRecord) -> VerdictRecord:
+        """Read both sides again, round after round while the legacy keeps changing (recheck.py)."""
+        assert job.new is not None
+        loop = asyncio.get_running_loop()
+        check = Recheck(self._compare_sync, job.path, record, job.legacy, job.new, self._learner())
+        try:
+            for n in range(self._recheck_rounds):
+                if n:
+                    await asyncio.sleep(RECHECK_BACKOFF_S * n)  # let the write in flight land
+                try:
+                    reads = await self._recheck(job)
+                except Exception as exc:
+                    self._raised("recheck", exc)
+                    reads = RecheckReads(Observation("legacy", error=f"{type(exc).__name__}: {exc}"))
+                for obs in (reads.legacy, reads.new):
+                    if too_large(obs):
+                        return too_large_record(job.path, job, obs)
+                verdict = await loop.run_in_executor(self._pool, check.step, reads)
+                if verdict is not None:
+                    return verdict
+            return await loop.run_in_executor(self._pool, check.give_up)
+        except Exception as exc:  # a comparator failure inside the recheck: the mismatch stands
+            self._raised("recheck", exc)
+            return record
+
+    def _compare_sync(self, path: str, legacy: Observation, new: Observation) -> VerdictRecord:
+        return self.comparator.compare(path, legacy, new)
+
+    def _learner(self) -> Callable[[str, Observation, Observation, set[str]], Any] | None:
+        """The comparator's learned noise, when it has one (diff_reports.comparator.Comparator)."""
+        learn = getattr(self.comparator, "learn", None)
+        if learn is None or getattr(self.comparator, "noise", None) is None:
+            return None
+
+        def teach(path: str, first: Observation, second: Observation, fields: set[str]) -> None:
+            try:
+                learn(path, first, second, only=fields)
+            except Exception as exc:
+                self._raised("learn_noise", exc)
+        return teach
 
     async def _write(self, job: ComparisonJob, emit: Emit) -> None:
         assert job.new is not None and job.request_time is not None
-        record = await self.compare(job.path, job.legacy, job.new, entity=job.entity, request_id=job.request_id)
-        if record is None:
-            return
+        if too_large(job.new) or too_large(job.legacy):
+            record = too_large_record(job.path, job, job.legacy, job.new)
+        else:
+            record = await self.compare(job.path, job.legacy, job.new, entity=job.entity, request_id=job.request_id)
         await emit(job.endpoint, record)
         write = ShadowedWrite(
             endpoint=job.endpoint, request_id=job.request_id, entity=job.entity, link=job.link, form=dict(job.form),
             auth_user=job.auth_user, request_time=job.request_time, thing_id=job.thing_id,
-            legacy=job.legacy, new=job.new, response_verdict=record, extra={"legacy_at": job.legacy_at},
+            legacy=job.legacy, new=job.new, response_verdict=record,
+            extra={"legacy_at": job.legacy_at, "published_at": job.published_at},
         )
         try:
             async with asyncio.timeout(self._validate_timeout_s):
@@ -138,11 +226,22 @@ class JobRunner:
             await emit(job.endpoint, extra)
 
     async def compare(self, path: str, legacy: Observation, new: Observation, *, entity: str,
-                      request_id: str) -> VerdictRecord | None:
+                      request_id: str) -> VerdictRecord:
+        """The comparator's verdict; one that raises (or reports it raised) is `unavailable`, and counted."""
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(
+            record = await loop.run_in_executor(
                 self._pool, lambda: self.comparator.compare(path, legacy, new, entity=entity, request_id=request_id))
         except Exception as exc:
             self._raised("compare", exc)
-            return None
+            return VerdictRecord(path, VerdictKind.UNAVAILABLE, entity, request_id,
+                                 reason=f"comparison failed: {type(exc).__name__}: {exc}"[:500],
+                                 context={"raised": f"{type(exc).__name__}: {exc}"[:500]})
+        raised = (record.context or {}).get("raised") if isinstance(record, VerdictRecord) else None
+        if raised:
+            self._raised("compare", ComparisonFailed(str(raised)))
+        return record
+
+
+class ComparisonFailed(Exception):
+    """The comparator caught an exception of its own and reported it in its record."""

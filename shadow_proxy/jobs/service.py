@@ -15,18 +15,19 @@ from prometheus_client import CollectorRegistry
 
 from config import ProxySettings
 from diff_reports.store.store import ResultsStore, ensure_database
-from diff_reports.types import Observation
 from shadow_proxy.audit import RampKeys
 from shadow_proxy.guardrails import Guardrail, GuardrailConfig
 from shadow_proxy.jobs.codec import ComparisonJob
 from shadow_proxy.jobs.health import Check, worker_ready
 from shadow_proxy.jobs.metrics import BacklogMetrics, WorkerMetrics
 from shadow_proxy.jobs.publisher import BacklogMonitor
+from shadow_proxy.jobs.recheck import RecheckReads
 from shadow_proxy.jobs.runner import JobRunner, call_side, recheck_headers
 from shadow_proxy.jobs.worker import JobStore, JobWorker, WorkerConfig
 from shadow_proxy.metrics import ProxyMetrics
 from shadow_proxy.protocols import Comparator, WriteValidator
 from shadow_proxy.ramp import RampControl
+from shadow_proxy.validation.ordering import RedisOrderBook, order_book_prefix
 from telemetry.http import mount_observability
 
 
@@ -36,6 +37,7 @@ class WorkerAddresses:
     results_dsn: str
     ramp_redis: str               # the kill switch ramps endpoints down here (audited)
     legacy_url: str | None = None  # read-mismatch recheck; None: no recheck
+    new_url: str | None = None     # the rewrite, read again in a recheck; None: the legacy alone is re-read
 
 
 class WorkerService:
@@ -78,6 +80,11 @@ class WorkerService:
                                                   s.guard_max_mismatch_rate),
                                   RampControl(self._ramp_redis, RampKeys(s.ramp_key_prefix)),
                                   ProxyMetrics(CollectorRegistry()))  # trips: logged + audited, not exported here
+        share = getattr(self._validator, "share_order_book", None)
+        if share is not None:
+            # One ordering book for the proxies' publishers and every worker (ordering.py): more
+            # workers must not turn a write whose predecessor another worker validated into `raced`.
+            share(RedisOrderBook(self.redis, order_book_prefix(s.jobs_stream)))
         start = getattr(self._validator, "start", None)
         if start is not None:
             await start()
@@ -91,12 +98,18 @@ class WorkerService:
                                       BacklogMetrics(self.registry, s.jobs_backlog_alert))
         self.monitor.start()
 
-    async def _recheck(self, job: ComparisonJob) -> Observation:
+    async def _recheck(self, job: ComparisonJob) -> RecheckReads:
+        """The rewrite read again (when its address is known), then the legacy."""
         assert self._session is not None and self.addresses.legacy_url
-        obs, _ = await call_side(self._session, self.addresses.legacy_url, job.request,
-                                 recheck_headers(job.request, job.request_id), self.settings.shadow_timeout_s,
-                                 job.legacy_status)
-        return obs
+        headers = recheck_headers(job.request, job.request_id)
+        limit, timeout = self.settings.max_shadow_response_bytes, self.settings.shadow_timeout_s
+        new = None
+        if self.addresses.new_url:
+            new, _ = await call_side(self._session, self.addresses.new_url, job.request, headers, timeout,
+                                     job.legacy_status, max_bytes=limit)
+        legacy, _ = await call_side(self._session, self.addresses.legacy_url, job.request, headers, timeout,
+                                    job.legacy_status, side="legacy", max_bytes=limit)
+        return RecheckReads(legacy, new)
 
     async def run(self) -> None:
         await self.worker.run()

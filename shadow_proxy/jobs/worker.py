@@ -195,10 +195,10 @@ class JobWorker:
         started = time.perf_counter()
         try:
             await self._runner.run(job, emit)
-        except Exception as exc:  # a bug in our own parts: the job still gets its (skipped) verdict
+        except Exception as exc:  # a bug in our own parts: the job still gets its (unavailable) verdict
             self.raised("job", exc)
             self._metrics.jobs.labels("failed").inc()
-            records.append(VerdictRecord(job.path, VerdictKind.SKIPPED, job.entity, job.request_id,
+            records.append(VerdictRecord(job.path, VerdictKind.UNAVAILABLE, job.entity, job.request_id,
                                          reason=f"worker failed: {type(exc).__name__}: {exc}"[:500]))
         self._metrics.seconds.observe(time.perf_counter() - started)
         return records

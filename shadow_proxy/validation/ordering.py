@@ -6,64 +6,162 @@ starting point (where the entity was hydrated) and this one has already been app
 shadow side; otherwise the two sides hold different histories and the write is `raced`.
 This uses no sister-side facts, so a rewrite's bug (say, a lost version bump or a renamed CDC
 field) can never be mistaken for a race.
+
+Two books with one (async) interface: `OrderBook` in one process (inline mode), and
+`RedisOrderBook` shared by every proxy and stream-mode worker through Redis. With several workers
+a write's predecessor is often validated by another worker, so a per-process book would call it
+unapplied: the shared book (marked when the proxy publishes a job, i.e. once the rewrite has
+applied the write) keeps the raced share independent of the number of workers.
 """
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
 
 
 @dataclass
 class EntityHistory:
     first_version: Any = None  # production position (version, or stream id for a link's creates) first seen
     applied: set[str] = field(default_factory=set)  # request ids the shadow side has applied
+    evicted_at: float = 0.0    # wall time the sister's copy was last evicted (re-synchronised)
+
+
+class Book(Protocol):
+    async def history(self, entity: str) -> EntityHistory: ...
+
+    async def start_at(self, entity: str, version: Any) -> None: ...
+
+    async def mark_applied(self, entity: str, request_id: str) -> None: ...
+
+    async def forget(self, entity: str, at: float) -> None: ...
+
+
+def missing(hist: EntityHistory, before: list[tuple[Any, str]]) -> list[tuple[Any, str]]:
+    """Production writes (position, request id) before this one that the shadow has not applied."""
+    if hist.first_version is None:
+        return []
+    return [(v, rid) for v, rid in before if v >= hist.first_version and rid not in hist.applied]
+
+
+def race_reason(entity: str, hist: EntityHistory, own_version: Any, before: list[tuple[Any, str]]) -> str | None:
+    """Why this write cannot be compared, or None. `before`: production (position, request id)
+    of this entity's events older than the write's own event (all of them, for a write with no
+    event of its own: a vote that changed nothing is comparable only once nothing is pending)."""
+    pending = missing(hist, before)
+    if not pending:
+        return None
+    names = ", ".join(rid or f"v{v}" for v, rid in pending[:3])
+    if own_version is None:
+        return (f"a write that changed nothing, while production holds {len(pending)} write(s) to "
+                f"{entity} the shadow side has not applied yet ({names})")
+    return (f"production applied {len(pending)} earlier write(s) to {entity} that the shadow side "
+            f"has not applied yet ({names}): the sides hold different histories")
+
+
+async def classify(book: Book, entity: str, own_version: Any, before: list[tuple[Any, str]],
+                   hist: EntityHistory | None = None) -> str | None:
+    """`race_reason`, starting the entity's history at `own_version` when it has none. `hist`: the
+    snapshot to judge by, read *before* the sister was captured (a write marked applied after the
+    capture is not in the captured state, so it must not count as applied)."""
+    if hist is None:
+        hist = await book.history(entity)
+    if hist.first_version is None:
+        if own_version is not None:
+            await book.start_at(entity, own_version)
+        return None
+    return race_reason(entity, hist, own_version, before)
 
 
 class OrderBook:
-    """Bounded LRU of entity histories (one process; the scale-out issue moves it to Redis)."""
+    """Bounded LRU of entity histories in this process."""
 
     def __init__(self, capacity: int = 100_000) -> None:
         self._entities: OrderedDict[str, EntityHistory] = OrderedDict()
         self._capacity = capacity
 
-    def history(self, entity: str) -> EntityHistory:
+    def _get(self, entity: str) -> EntityHistory:
         hist = self._entities.pop(entity, None) or EntityHistory()
         self._entities[entity] = hist
         while len(self._entities) > self._capacity:
             self._entities.popitem(last=False)
         return hist
 
-    def missing(self, entity: str, own_version: Any, before: list[tuple[Any, str]]) -> list[tuple[Any, str]]:
-        """Production writes (position, request id) before this one that the shadow has not applied."""
-        hist = self.history(entity)
+    async def history(self, entity: str) -> EntityHistory:
+        return self._get(entity)
+
+    async def start_at(self, entity: str, version: Any) -> None:
+        hist = self._get(entity)
         if hist.first_version is None:
-            if own_version is not None:
-                hist.first_version = own_version
-            return []
-        return [(v, rid) for v, rid in before if v >= hist.first_version and rid not in hist.applied]
+            hist.first_version = version
 
-    def race_reason(self, entity: str, own_version: Any, before: list[tuple[Any, str]]) -> str | None:
-        """Why this write cannot be compared, or None. `before`: production (position, request id)
-        of this entity's events older than the write's own event (all of them, for a write with no
-        event of its own: a vote that changed nothing is comparable only once nothing is pending)."""
-        missing = self.missing(entity, own_version, before)
-        if not missing:
-            return None
-        names = ", ".join(rid or f"v{v}" for v, rid in missing[:3])
-        if own_version is None:
-            return (f"a write that changed nothing, while production holds {len(missing)} write(s) to "
-                    f"{entity} the shadow side has not applied yet ({names})")
-        return (f"production applied {len(missing)} earlier write(s) to {entity} that the shadow side "
-                f"has not applied yet ({names}): the sides hold different histories")
+    async def mark_applied(self, entity: str, request_id: str) -> None:
+        self._get(entity).applied.add(request_id)
 
-    def mark_applied(self, entity: str, request_id: str) -> None:
-        self.history(entity).applied.add(request_id)
-
-    def forget(self, entity: str) -> None:
+    async def forget(self, entity: str, at: float) -> None:
         """The sister's copy was evicted: the next write starts a new history (after re-hydration)."""
-        self._entities.pop(entity, None)
+        self._entities[entity] = EntityHistory(evicted_at=at)
+
+
+def _encode(version: Any) -> str:
+    return json.dumps(list(version) if isinstance(version, tuple) else version)
+
+
+def _decode(raw: bytes | str | None) -> Any:
+    if raw is None:
+        return None
+    value = json.loads(raw)
+    return tuple(value) if isinstance(value, list) else value  # stream positions are (ms, seq)
+
+
+class RedisOrderBook:
+    """The same book in Redis, shared by proxies and workers: `<prefix>:<entity>:first|applied|evicted`,
+    each expiring `ttl_s` after its last change (the bound the local LRU's capacity gives)."""
+
+    def __init__(self, redis: aioredis.Redis, prefix: str, ttl_s: int = 86_400) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._ttl = ttl_s
+
+    def _keys(self, entity: str) -> tuple[str, str, str]:
+        base = f"{self._prefix}:{entity}"
+        return f"{base}:first", f"{base}:applied", f"{base}:evicted"
+
+    async def history(self, entity: str) -> EntityHistory:
+        first, applied, evicted = self._keys(entity)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(first)
+            pipe.smembers(applied)
+            pipe.get(evicted)
+            got_first, got_applied, got_evicted = await pipe.execute()
+        return EntityHistory(_decode(got_first), {m.decode() if isinstance(m, bytes) else m for m in got_applied},
+                             float(got_evicted or 0.0))
+
+    async def start_at(self, entity: str, version: Any) -> None:
+        await self._redis.set(self._keys(entity)[0], _encode(version), nx=True, ex=self._ttl)
+
+    async def mark_applied(self, entity: str, request_id: str) -> None:
+        applied = self._keys(entity)[1]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(applied, request_id)
+            pipe.expire(applied, self._ttl)
+            await pipe.execute()
+
+    async def forget(self, entity: str, at: float) -> None:
+        first, applied, evicted = self._keys(entity)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(first, applied)
+            pipe.set(evicted, repr(at), ex=self._ttl)
+            await pipe.execute()
+
+
+def order_book_prefix(jobs_stream: str) -> str:
+    """Where the proxies' publishers and the workers of one jobs stream keep their shared book."""
+    return f"{jobs_stream}:order"
 
 
 def version_gap(versions: list[int], upto: int | None) -> list[int]:

@@ -16,21 +16,20 @@ from collections.abc import Callable
 from typing import Any
 
 from diff_reports.stored_forms import decode_cache_entry, decode_cdc_fields
-from diff_reports.types import ALL_WRITE_PATHS, Observation, ValidationPath, VerdictKind, VerdictRecord
+from diff_reports.types import (ALL_WRITE_PATHS, MISSING_CACHE_ENTRY, MISSING_EVENT, MISSING_ROW, Difference,
+                                Observation, ValidationPath, VerdictKind, VerdictRecord)
 from diff_reports.write_scope import WriteScope, api_view, cache_view, postgres_view, scope_for
 from legacy_adapter.codec import r2_dumps
 from legacy_adapter.readers import comment_from_rows, read_cache_value, render_obj
 from shadow_proxy.protocols import ShadowedWrite
-from shadow_proxy.validation.ordering import OrderBook, version_gap
+from shadow_proxy.validation.ordering import Book, EntityHistory, OrderBook, classify, version_gap
 from shadow_proxy.validation.projections import ScratchProjections
+from shadow_proxy.validation.resync import as_first_diverging, evict_entity, mismatched_paths
 from shadow_proxy.validation.sides import SideCapture, SideConnections, capture_side
 from sister_stores.addresses import StoreAddresses
 from sister_stores.capture import CdcEvent
 from sister_stores.databases import readonly_dsn
-from sister_stores.eviction import evict_comment, evict_link
-from telemetry.logs import get_logger
 
-log = get_logger("shadow_proxy.validation")
 
 Compare = Callable[..., VerdictRecord]
 
@@ -86,7 +85,8 @@ class StoreValidator:
 
     def __init__(self, production: StoreAddresses, sister: StoreAddresses, compare: Compare, *,
                  stream: str = "comments:cdc", tz_offset: int = -28800, readonly_role: str | None = "tapcompare_ro",
-                 scan: int = 2000, settle_s: float = 2.0, lost_after_s: float = 30.0) -> None:
+                 scan: int = 2000, settle_s: float = 2.0, lost_after_s: float = 30.0,
+                 order_book: Book | None = None) -> None:
         self._addresses = (production, sister)
         self._compare = compare
         self._stream = stream
@@ -95,11 +95,17 @@ class StoreValidator:
         self._scan = scan
         self._settle_s = settle_s  # how long to wait for the legacy's log to catch up with its commits
         self._lost_after_s = lost_after_s  # a pending earlier write older than this was lost, not in flight
-        self.order = OrderBook()
+        # The ordering book: this process's own, unless a shared one (ordering.RedisOrderBook) is given
+        # here or later through `share_order_book` (stream-mode workers share the proxies' book).
+        self.order: Book = order_book or OrderBook()
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._prod: SideConnections | None = None
         self._sis: SideConnections | None = None
         self._scratch: ScratchProjections | None = None
+
+    def share_order_book(self, book: Book) -> None:
+        """Use `book` (shared with the proxies and the other workers) instead of this process's own."""
+        self.order = book
 
     async def start(self) -> None:
         production, sister = self._addresses
@@ -125,19 +131,32 @@ class StoreValidator:
             try:
                 return await self._validate(write, paths)
             finally:
-                self.order.mark_applied(write.entity, write.request_id)
+                await self.order.mark_applied(write.entity, write.request_id)
 
     async def _validate(self, write: ShadowedWrite, paths: list[ValidationPath]) -> list[VerdictRecord]:
         assert self._prod and self._sis
+        # The book as of before the capture: what it calls applied is in the captured sister state.
+        hist = await self.order.history(write.entity)
+        link_hist = await self.order.history(f"link:{write.link}") if write.endpoint == "create" else None
+        published_at = float(write.extra.get("published_at") or 0.0)
+        if published_at and hist.evicted_at > float(write.extra.get("legacy_at") or published_at):
+            # stream mode: the sister's copy was evicted (re-synchronised) after this write began, so
+            # what the rewrite stored for it may be gone; the next write re-hydrates it
+            reason = (f"the sister copy of {write.entity} was re-synchronised from production while this write "
+                      "was in flight: nothing of it is left there to compare")
+            return [self._direct(p, VerdictKind.RACED, write, reason) for p in paths]
         comment_id = _id36(write.entity)
         link_id = await self._link_id(write, comment_id)
         deadline = time.monotonic() + self._settle_s
         delay = 0.01
         while True:
             captured_at = time.time()
-            prod, sis = await asyncio.gather(
-                capture_side(self._prod, self._stream, comment_id, link_id, self._scan),
-                capture_side(self._sis, self._stream, comment_id, link_id, self._scan))
+            # The sister first, then production: the rewrite only ever applies writes the legacy has
+            # already committed and answered, so production's later snapshot holds everything the
+            # sister's does (a stream-mode worker validates while the proxy keeps applying later
+            # writes; captured the other way round, the sister could be ahead of production's snapshot).
+            sis = await capture_side(self._sis, self._stream, comment_id, link_id, self._scan)
+            prod = await capture_side(self._prod, self._stream, comment_id, link_id, self._scan)
             if isinstance(prod.events, BaseException) or isinstance(prod.postgres, BaseException):
                 err = prod.events if isinstance(prod.events, BaseException) else prod.postgres
                 return [self._direct(p, VerdictKind.UNAVAILABLE, write, f"production capture failed: {err!r}")
@@ -158,7 +177,7 @@ class StoreValidator:
             return [self._direct(p, VerdictKind.RACED, write, behind) for p in paths]
         own = next((e for e in mine if e.fields.get("request_id") == write.request_id), None)
         own_v = _version(own) if own else None
-        first = self.order.history(write.entity).first_version
+        first = hist.first_version
         gap = version_gap([v for e in mine if (v := _version(e)) is not None and (first is None or v >= first)], own_v)
         if gap and first is not None:
             reason = (f"production versions {gap[:5]} of {write.entity} have no CDC event (committed without "
@@ -167,9 +186,10 @@ class StoreValidator:
             return [self._direct(p, VerdictKind.RACED, write, reason) for p in paths]
         before = [(_version(e) or 0, e.fields.get("request_id", "")) for e in mine
                   if own_v is None or (_version(e) or 0) < own_v]
-        race = self.order.race_reason(write.entity, own_v, before) or self._link_race(write, prod.events, own)
+        race = (await classify(self.order, write.entity, own_v, before, hist)
+                or await self._link_race(write, prod.events, own, link_hist))
         if race:
-            if self._lost(write, mine, prod.events, own):
+            if self._lost(write, mine, prod.events, own, hist, link_hist):
                 await self._evict(write, race)  # a write that never arrived: re-hydrate, start afresh
             return [self._direct(p, VerdictKind.RACED, write, race) for p in paths]
         later = [decode_cdc_fields(e.fields).get("changes", {}) for e in mine if own_v and (_version(e) or 0) > own_v]
@@ -178,7 +198,7 @@ class StoreValidator:
         link_quiet = False
         if write.endpoint == "create" and own is not None:
             link = own.fields.get("link", write.link)
-            self.order.mark_applied(f"link:{link}", write.request_id)
+            await self.order.mark_applied(f"link:{link}", write.request_id)
             link_quiet = not any(_stream_pos(e.stream_id) > _stream_pos(own.stream_id)
                                  for e in _link_creates(prod.events, link))
         scope = scope_for(write.endpoint, own_changes if isinstance(own_changes, dict) else {}, later,
@@ -195,11 +215,24 @@ class StoreValidator:
                 out.append(self._direct(path, VerdictKind.UNAVAILABLE, write, f"{broken[0]} {path.store} unreadable: {err!r}"))
                 continue
             out.append(await self._one(path, write, scope, prod, sis, own, legacy_lag))
-        return out
+        return await self._resync_after_mismatch(write, out)
+
+    async def _resync_after_mismatch(self, write: ShadowedWrite, out: list[VerdictRecord]) -> list[VerdictRecord]:
+        """Each bug counts once: a write that mismatched is the entity's first diverging write; its
+        sister copy is re-synchronised from production (resync.py), so later writes are judged from
+        a correct start."""
+        flagged = mismatched_paths(out)
+        if not flagged:
+            return out
+        await self._evict(write, f"write {write.request_id} mismatched on {', '.join(flagged)}")
+        return as_first_diverging(write, out)
 
     # -- the six comparisons -------------------------------------------------------------------
     async def _one(self, path: ValidationPath, write: ShadowedWrite, scope: WriteScope, prod: SideCapture,
                    sis: SideCapture, own: CdcEvent | None, legacy_lag: float) -> VerdictRecord:
+        if path.store == "postgres" and prod.postgres.thing is not None and sis.postgres.thing is None:
+            return self._missing(path, write, MISSING_ROW, {"thing_id": prod.postgres.thing.get("thing_id")},
+                                 f"the sister has no row for {write.entity}; production has")
         if path.store == "postgres" and path.check == "parity":
             views = [postgres_view(c.postgres.thing, c.postgres.data, c.postgres.votes, c.postgres.link_data, scope)
                      for c in (prod, sis)]
@@ -209,6 +242,9 @@ class StoreValidator:
         if path.store == "memcached" and own is None and not sis.cache.present:
             return self._direct(path, VerdictKind.SKIPPED, write,
                                 "the sister's cache entry is gone (evicted or restarted) and this write changed nothing")
+        if path.store == "memcached" and prod.cache.present and not sis.cache.present:
+            return self._missing(path, write, MISSING_CACHE_ENTRY, {"key": prod.cache.key},
+                                 f"the new service left no cache entry {prod.cache.key}; production has one")
         if path.store == "memcached" and path.check == "parity":
             # TTLs as of each side's write: the legacy wrote when its answer reached the proxy, the
             # rewrite just before this capture; a TTL counts down in between.
@@ -219,6 +255,11 @@ class StoreValidator:
         if path.store == "memcached":
             return await self._legacy_read_cache(path, write, scope, prod, sis)
         sister_event = self._sister_event(write, sis.events, own)
+        if own is not None and sister_event is None:
+            return self._missing(path, write, MISSING_EVENT,
+                                 {k: own.fields.get(k) for k in ("type", "fullname", "version", "request_id")},
+                                 f"the legacy published {own.fields.get('type')} v{own.fields.get('version')} for "
+                                 f"{write.entity}; the rewrite published no event for this write")
         if path.check == "parity":
             legacy = decode_cdc_fields(own.fields) if own else None
             new = decode_cdc_fields(sister_event.fields) if sister_event else None
@@ -248,8 +289,6 @@ class StoreValidator:
         assert self._prod
         if not prod.cache.present:
             return self._direct(path, VerdictKind.SKIPPED, write, "the legacy's cache entry is gone (evicted)")
-        if not sis.cache.present:
-            return self._direct(path, VerdictKind.MISMATCH, write, "the new service left no cache entry")
         async with self._prod.pool.acquire() as pconn:
             legacy = _served(await render_obj(pconn, read_cache_value(prod.cache.value, prod.cache.flags), self._tz))
             try:
@@ -278,49 +317,43 @@ class StoreValidator:
 
     # -- helpers -------------------------------------------------------------------------------
     async def _evict(self, write: ShadowedWrite, why: str) -> None:
-        """Forget the entity (and for a create, its link) in the sister, so the next write re-hydrates
-        it from production: a copy that missed a write would otherwise mismatch for ever."""
         assert self._sis
-        try:
-            comment_id = _id36(write.entity)
-            await evict_comment(self._sis.pool, self._sis.addresses.memcached_host_port, comment_id)
-            self.order.forget(write.entity)
-            if write.endpoint == "create" and write.link.startswith("t3_"):
-                await evict_link(self._sis.pool, _id36(write.link))
-                self.order.forget(f"link:{write.link}")
-            log.info("sister_entity_evicted", entity=write.entity, endpoint=write.endpoint, why=why)
-        except Exception as exc:  # the verdicts already say what happened; the next write shows the rest
-            log.warning("sister_eviction_failed", entity=write.entity, error=repr(exc))
+        await evict_entity(self._sis, self.order, write, why)
 
     def _sister_event(self, write: ShadowedWrite, events: list[CdcEvent], own: CdcEvent | None) -> CdcEvent | None:
         mine = _events_of(events, write.entity)
         match = next((e for e in mine if e.fields.get("request_id") == write.request_id), None)
-        if match is None and own is not None:  # fields renamed or lost: fall back to the same version, else the newest
-            match = next((e for e in mine if e.fields.get("version") == own.fields.get("version")), mine[-1] if mine else None)
+        if match is None and own is not None:
+            # request_id renamed or lost by the rewrite: the event at the same version that names no
+            # other request. Never another write's event: a missing event is `missing_event`.
+            match = next((e for e in mine if e.fields.get("version") == own.fields.get("version")
+                          and e.fields.get("request_id") in (None, "", write.request_id)), None)
         return match
 
-    def _link_race(self, write: ShadowedWrite, events: list[CdcEvent], own: CdcEvent | None) -> str | None:
+    async def _link_race(self, write: ShadowedWrite, events: list[CdcEvent], own: CdcEvent | None,
+                         link_hist: EntityHistory | None) -> str | None:
         if write.endpoint != "create" or own is None:
             return None
         link = own.fields.get("link", write.link)
         before = [(_stream_pos(e.stream_id), e.fields.get("request_id", "")) for e in _link_creates(events, link)
                   if _stream_pos(e.stream_id) < _stream_pos(own.stream_id)]
-        return self.order.race_reason(f"link:{link}", _stream_pos(own.stream_id), before)
+        snapshot = link_hist if link == write.link else None
+        return await classify(self.order, f"link:{link}", _stream_pos(own.stream_id), before, snapshot)
 
-    def _lost(self, write: ShadowedWrite, mine: list[CdcEvent], events: list[CdcEvent], own: CdcEvent | None) -> bool:
+    def _lost(self, write: ShadowedWrite, mine: list[CdcEvent], events: list[CdcEvent], own: CdcEvent | None,
+              hist: EntityHistory, link_hist: EntityHistory | None) -> bool:
         """Whether a pending earlier write is older than `lost_after_s` (by its stream time): the
         shadow would have applied it by now, so it was lost (dropped, refused, failed), not in flight."""
         now_ms = _stream_pos(own.stream_id)[0] if own else int(time.time() * 1000)
         horizon = now_ms - int(self._lost_after_s * 1000)
-        applied = self.order.history(write.entity).applied
-        first = self.order.history(write.entity).first_version or 0
+        applied, first = hist.applied, hist.first_version or 0
         stale = [e for e in mine if e is not own and (_version(e) or 0) >= first
                  and e.fields.get("request_id") not in applied and _stream_pos(e.stream_id)[0] < horizon]
-        if write.endpoint == "create" and own is not None:
-            link = own.fields.get("link", write.link)
-            link_applied = self.order.history(f"link:{link}").applied
+        link = own.fields.get("link", write.link) if own is not None else None
+        if write.endpoint == "create" and link_hist is not None and link == write.link:
             stale += [e for e in _link_creates(events, link) if e is not own
-                      and e.fields.get("request_id") not in link_applied and _stream_pos(e.stream_id)[0] < horizon]
+                      and e.fields.get("request_id") not in link_hist.applied
+                      and _stream_pos(e.stream_id)[0] < horizon]
         return bool(stale)
 
     async def _link_id(self, write: ShadowedWrite, comment_id: int) -> int | None:
@@ -341,6 +374,14 @@ class StoreValidator:
     def _pair(self, path: ValidationPath, write: ShadowedWrite, legacy: Any, new: Any) -> VerdictRecord:
         return self._compare(path.name, Observation("legacy", legacy), Observation("new", new),
                              entity=write.entity, request_id=write.request_id)
+
+    @staticmethod
+    def _missing(path: ValidationPath, write: ShadowedWrite, kind: str, legacy: dict[str, Any],
+                 reason: str) -> VerdictRecord:
+        """One difference naming what the rewrite did not store at all (not "every field changed")."""
+        return VerdictRecord(path=path.name, verdict=VerdictKind.MISMATCH, entity=write.entity,
+                             request_id=write.request_id, reason=reason,
+                             differences=(Difference("$", kind, legacy, None),))
 
     @staticmethod
     def _direct(path: ValidationPath, verdict: VerdictKind, write: ShadowedWrite, reason: str) -> VerdictRecord:

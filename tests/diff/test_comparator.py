@@ -52,14 +52,16 @@ def test_mismatch_and_ignored() -> None:
     assert mismatch.legacy_value == {"ttl": 43200, "value": {"_ups": 1}}
 
 
-def test_comparison_failures_become_skipped_records() -> None:
+def test_comparison_failures_become_unavailable_records() -> None:
     def broken(value: Any, ctx: Any) -> Any:
         raise RuntimeError("bad processor")
 
     from diff_reports.normalise import Normaliser
 
     record = Comparator(normaliser=Normaliser([broken])).compare(PATH, Observation("legacy", 1), Observation("new", 1))
-    assert record.verdict is VerdictKind.SKIPPED and "bad processor" in record.reason
+    # every exception is a verdict: unavailable, with the reason, and flagged for the `raised` hook
+    assert record.verdict is VerdictKind.UNAVAILABLE and "bad processor" in record.reason
+    assert "bad processor" in record.context["raised"]
 
 
 @settings(max_examples=150, deadline=None)

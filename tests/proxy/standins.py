@@ -44,6 +44,27 @@ class BackendState:
     seen: list[dict] = field(default_factory=list)
     next_id: int = 100
     drift: bool = False                        # legacy only: every answer differs (writes landing)
+    # new only: answer what the legacy will answer next (a write landed between the two reads)
+    ahead_of: "BackendState | None" = None
+    big: int = 0                               # /comments carries this many 10,000-character bodies
+    flip_deep: bool = False                    # new only: one character deep in one big body differs
+
+
+ZERO_WIDTH = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
+NON_BMP = ("\U0001F600", "\U0001D518", "\U0001F3F3\uFE0F\u200D\U0001F308", "\U00020BB7")
+
+
+def big_body(i: int, length: int = 10_000) -> str:
+    """Exactly `length` code points: text, zero-width characters, non-BMP emoji and CJK, combining marks."""
+    parts: list[str] = []
+    n = k = 0
+    while n < length:
+        piece = (f"c{i} w{k} ", ZERO_WIDTH[(i + k) % len(ZERO_WIDTH)], NON_BMP[(i * 7 + k) % len(NON_BMP)],
+                 "e\u0301 ")[k % 4]
+        parts.append(piece)
+        n += len(piece)
+        k += 1
+    return "".join(parts)[:length]
 
 
 def make_backend(state: BackendState) -> web.Application:
@@ -85,6 +106,14 @@ def make_backend(state: BackendState) -> web.Application:
         if state.drift:
             state.next_id += 1
             kids.append(comment(f"t1_{base36(state.next_id)}"))
+        if state.ahead_of is not None and state.ahead_of.drift:
+            kids.append(comment(f"t1_{base36(state.ahead_of.next_id + 1)}"))
+        if state.big:
+            bodies = [big_body(i) for i in range(state.big)]
+            if state.flip_deep:
+                deep = bodies[state.big * 2 // 3]
+                bodies[state.big * 2 // 3] = deep[:7777] + ("X" if deep[7777] != "X" else "Y") + deep[7778:]
+            kids += [comment(f"t1_{base36(5000 + i)}", body) for i, body in enumerate(bodies)]
         listing = {"kind": "Listing", "data": {"modhash": "", "children": kids, "after": None, "before": None}}
         return reply([{"kind": "Listing", "data": {"children": [{"kind": "t3", "data": {"name": f"t3_{link}"}}]}},
                       listing])

@@ -80,10 +80,13 @@ async def test_broken_comparator_and_sink_never_reach_the_primary(proxy_factory,
         assert await primaries(client, proxy.url, 3) == await primaries(client, legacy.url, 3)
         await settle(proxy, 3)
         assert raised == ["compare"] * 3
+        # every exception is a verdict: unavailable, with the reason
+        assert [r.verdict.value for r in proxy.sink.records] == ["unavailable"] * 3
+        assert all("comparator bug" in (r.reason or "") for r in proxy.sink.records)
         assert metric(proxy, "tapcompare_proxy_shadow_raised_total", operation="compare") == 3
 
 
-async def test_read_mismatch_where_the_legacy_moved_is_raced(proxy_factory, legacy, new, client) -> None:
+async def test_read_bug_while_the_legacy_moves_stays_a_mismatch(proxy_factory, legacy, new, client) -> None:
     async with proxy_factory(legacy.url, new.url) as proxy:
         await set_ramp(proxy, comments=100)
         new.state.mode = "different"
@@ -92,5 +95,41 @@ async def test_read_mismatch_where_the_legacy_moved_is_raced(proxy_factory, lega
         legacy.state.drift = True              # now every legacy answer differs from the previous one
         await primaries(client, proxy.url, 1)
         await settle(proxy, 2)
-        assert [r.verdict.value for r in proxy.sink.records] == ["mismatch", "raced"]
-        assert "changed" in (proxy.sink.records[1].reason or "")
+        # the bug (a body and a score the legacy never had) is not what changed at the legacy
+        assert [r.verdict.value for r in proxy.sink.records] == ["mismatch", "mismatch"]
+        rechecked = proxy.sink.records[1]
+        assert "never agreed" in (rechecked.reason or "")
+        rounds = rechecked.context["recheck"]["rounds"]
+        assert len(rounds) == 3 and all("rewrite_again_vs_legacy_again" in r for r in rounds)
+        # the legacy's own answers were compared and differed (the writes that landed)
+        assert all(r["legacy_vs_its_previous_answer"]["verdict"] == "mismatch" for r in rounds)
+
+
+async def test_read_mismatch_explained_by_the_legacy_moving_is_raced(proxy_factory, legacy, new, client) -> None:
+    async with proxy_factory(legacy.url, new.url) as proxy:
+        await set_ramp(proxy, comments=100)
+        legacy.state.drift = True
+        new.state.ahead_of = legacy.state      # the rewrite already shows the write the legacy shows next
+        await primaries(client, proxy.url, 1)
+        await settle(proxy, 1)
+        [record] = proxy.sink.records
+        assert record.verdict.value == "raced", (record.reason, record.differences)
+        assert "rewrite_again_vs_legacy_again" in record.context["recheck"]["rounds"][0]
+
+async def test_a_comparator_that_reports_its_own_failure_still_reaches_raised(proxy_factory, legacy, new,
+                                                                              client) -> None:
+    from diff_reports.comparator import Comparator
+    from diff_reports.normalise import Normaliser
+
+    def broken(value, ctx):
+        raise RuntimeError("bad processor")
+
+    raised: list[str] = []
+    async with proxy_factory(legacy.url, new.url) as proxy:
+        proxy.runtime.shadower._comparator = Comparator(normaliser=Normaliser([broken]))
+        proxy.runtime._user_raised = lambda op, exc: raised.append(op)
+        await set_ramp(proxy, comments=100)
+        await primaries(client, proxy.url, 2)
+        await settle(proxy, 2)
+        assert [r.verdict.value for r in proxy.sink.records] == ["unavailable"] * 2
+        assert raised == ["compare"] * 2

@@ -59,13 +59,15 @@ async def test_two_proxies_two_workers_one_killed_mid_run(proxy_factory, legacy,
         await p2.runtime.ramp.wait_until(lambda p: all(p[e] == 100 for e in ALL))
 
         gate = GatedComparator()
-        doomed = await worker_factory("doomed", comparator=gate, batch=16)
+        # Claims wait 3 s: long enough that the healthy worker cannot take the doomed one's jobs while
+        # the requests below are still being sent (on a loaded machine that takes over a second).
+        doomed = await worker_factory("doomed", comparator=gate, batch=16, jobs_claim_idle_s=3.0)
         sent = await send(client, [p1, p2], 24)
         # The doomed worker has read a batch and is judging it: its entries are pending.
         assert await asyncio.to_thread(gate.entered.wait, 10)
         assert await pending_of(jobs, "doomed") > 0
 
-        healthy = await worker_factory("healthy", batch=8)
+        healthy = await worker_factory("healthy", batch=8, jobs_claim_idle_s=3.0)
         sent += await send(client, [p1, p2], 36, start=24)
         held = await pending_of(jobs, "doomed")
         await doomed.kill()                      # dies holding `held` pending jobs, none acknowledged

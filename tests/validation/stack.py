@@ -42,12 +42,18 @@ class Stack:
     session: aiohttp.ClientSession
     sent: int = 0
 
-    async def post(self, path: str, user: str, **form: str) -> dict:
-        async with self.session.post(self.url + path, data=form, headers={"X-Auth-User": user}) as resp:
-            self.sent += 1
-            body = await resp.json(content_type=None)
+    async def post(self, path: str, user: str, retry_busy: int = 0, **form: str) -> dict:
+        """POST through the proxy; `retry_busy`: resend (as a client would) when the legacy answers 503
+        RATELIMIT (its per-comment lock was busy past its wait, on a loaded machine)."""
+        for attempt in range(retry_busy + 1):
+            async with self.session.post(self.url + path, data=form, headers={"X-Auth-User": user}) as resp:
+                self.sent += 1
+                body = await resp.json(content_type=None)
+            if resp.status == 503 and "RATELIMIT" in str(body) and attempt < retry_busy:
+                continue
             assert resp.status == 200, (path, form, body)
             return body
+        raise AssertionError("unreachable")
 
     async def settle(self, timeout: float = 20.0) -> None:
         await self.proxy.runtime.forwarder.wait_completed(self.sent, timeout)
@@ -69,7 +75,8 @@ class Stack:
 
 @asynccontextmanager
 async def running_stack(stores: StoreSets, accounts: tuple[str, ...] = ("alice", "bob", "carol"),
-                        start: float = 1_700_000_000.0) -> AsyncIterator[Stack]:
+                        start: float = 1_700_000_000.0, threads_dir=THREADS_DIR,
+                        threads: tuple[str, ...] = (THREAD,)) -> AsyncIterator[Stack]:
     from legacy_adapter.app import create_app as legacy_app
     from legacy_adapter.seeding import seed
     from legacy_adapter.store import LegacyStores
@@ -80,7 +87,7 @@ async def running_stack(stores: StoreSets, accounts: tuple[str, ...] = ("alice",
     prod = stores.production
     st = await LegacyStores.open(prod.postgres, prod.memcached_host_port, prod.redis, settings.stores.cdc_stream)
     try:
-        await seed(st, THREADS_DIR, [THREAD], accounts)
+        await seed(st, threads_dir, list(threads), accounts)
     finally:
         await st.close()
     clock = Clock(start)

@@ -34,7 +34,7 @@ async def test_concurrent_votes_and_edits_never_mismatch(stores) -> None:
 
         async def send(path: str, user: str, form: dict[str, str]) -> None:
             async with gate:
-                await stack.post(path, user, **form)
+                await stack.post(path, user, retry_busy=5, **form)
 
         await asyncio.gather(*(send(*r) for r in requests))
         await stack.settle(timeout=120)

@@ -1,0 +1,50 @@
+"""The ordering book behaves the same in one process and shared through Redis (real server)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+
+from shadow_proxy.validation.ordering import EntityHistory, OrderBook, RedisOrderBook, classify, race_reason
+
+
+@pytest.fixture
+async def books(stores):
+    client = aioredis.from_url(stores.sister.redis)
+    prefix = f"test-order:{uuid.uuid4().hex[:8]}"
+    yield [OrderBook(), RedisOrderBook(client, prefix)], lambda: RedisOrderBook(client, prefix)
+    await client.aclose()
+
+
+async def test_both_books_tell_races_alike(books) -> None:
+    for book in books[0]:
+        before = [(3, "r3"), (4, "r4")]
+        assert await classify(book, "t1_a", 3, []) is None            # history starts at the first write seen
+        assert (await book.history("t1_a")).first_version == 3
+        await book.start_at("t1_a", 1)                                  # never moved back
+        assert (await book.history("t1_a")).first_version == 3
+        await book.mark_applied("t1_a", "r3")
+        assert "r4" in (await classify(book, "t1_a", 5, before) or "")  # r4 not applied yet: raced
+        await book.mark_applied("t1_a", "r4")
+        assert await classify(book, "t1_a", 5, before) is None
+        await book.forget("t1_a", 123.5)
+        hist = await book.history("t1_a")
+        assert (hist.first_version, hist.applied, hist.evicted_at) == (None, set(), 123.5)
+
+
+async def test_stream_positions_survive_redis(books) -> None:
+    _, another = books
+    book = books[0][1]
+    await book.start_at("link:t3_x", (1700000000000, 2))
+    await book.mark_applied("link:t3_x", "c1")
+    # another process (worker) sees the same history, positions as tuples that compare with the log's
+    hist = await another().history("link:t3_x")
+    assert hist.first_version == (1700000000000, 2)
+    assert race_reason("link:t3_x", hist, (1700000000000, 9), [((1700000000000, 5), "c2")]) is not None
+    assert race_reason("link:t3_x", hist, (1700000000000, 9), [((1700000000000, 5), "c1")]) is None
+
+
+def test_an_empty_history_races_nothing() -> None:
+    assert race_reason("t1_a", EntityHistory(), 4, [(3, "r3")]) is None
