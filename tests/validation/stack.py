@@ -12,11 +12,10 @@ from dataclasses import dataclass
 import aiohttp
 
 from config import NewServiceSettings, Settings
-from diff_reports.configure import comparator_from_settings
 from diff_reports.types import VerdictKind, VerdictRecord
-from shadow_proxy.app import PROXY, create_app
+from shadow_proxy.app import PROXY
 from shadow_proxy.sinks import InMemorySink
-from shadow_proxy.validation.store_validator import StoreValidator
+from shadow_proxy.wiring import Parts
 from tests.contract.seed import THREADS_DIR
 from tests.proxy.conftest import ADMIN_TOKEN, ProxyHandle, serve, set_ramp
 from tests.support.stores import READONLY_ROLE, StoreSets
@@ -91,10 +90,6 @@ async def running_stack(stores: StoreSets, accounts: tuple[str, ...] = ("alice",
     finally:
         await st.close()
     clock = Clock(start)
-    comparator = comparator_from_settings(settings)
-    validator = StoreValidator(prod, stores.sister, comparator.compare, stream=settings.stores.cdc_stream,
-                               tz_offset=settings.legacy.tz_offset_seconds, readonly_role=READONLY_ROLE)
-    await validator.start()
     runners = []
     try:
         legacy_runner, legacy_url = await serve(legacy_app(prod, settings, clock=clock, consume=True))
@@ -102,10 +97,12 @@ async def running_stack(stores: StoreSets, accounts: tuple[str, ...] = ("alice",
         new_runner, new_url = await serve(new_app(settings, prod, stores.sister))
         runners.append(new_runner)
         proxy_settings = settings.proxy.model_copy(update={"admin_token": ADMIN_TOKEN, "guard_enabled": False,
-                                                           "queue_size": 5000})
+                                                           "queue_size": 5000, "ramp_redis": stores.sister.redis})
         sink = InMemorySink(keep=1_000_000)
-        app = create_app(proxy_settings, legacy_url=legacy_url, new_url=new_url, tap_secret=SECRET,
-                         ramp_redis_url=stores.sister.redis, comparator=comparator, sink=sink, validator=validator)
+        # The proxy `proxy serve` runs (comparator and 18-path validator from the composition root),
+        # with an in-memory sink instead of the results store.
+        parts = Parts(settings.model_copy(update={"proxy": proxy_settings}), stores=(prod, stores.sister))
+        app = parts.proxy_app(sink=sink, legacy_url=legacy_url, new_url=new_url, with_capture=False)
         proxy_runner, url = await serve(app)
         runners.append(proxy_runner)
         handle = ProxyHandle(url, app[PROXY], sink)
@@ -115,4 +112,3 @@ async def running_stack(stores: StoreSets, accounts: tuple[str, ...] = ("alice",
     finally:
         for runner in reversed(runners):
             await runner.cleanup()
-        await validator.close()

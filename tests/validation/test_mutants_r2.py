@@ -11,11 +11,10 @@ import aiohttp
 import pytest
 
 from config import NewServiceSettings, Settings
-from diff_reports.configure import comparator_from_settings
 from diff_reports.types import VerdictKind
-from shadow_proxy.app import PROXY, create_app
+from shadow_proxy.app import PROXY
 from shadow_proxy.sinks import InMemorySink
-from shadow_proxy.validation.store_validator import StoreValidator
+from shadow_proxy.wiring import Parts
 from tests.contract.seed import R2_LINK, R2_NAMES, T0, seed_store_set
 from tests.proxy.conftest import ADMIN_TOKEN, ProxyHandle, serve, set_ramp
 from tests.support.stores import READONLY_ROLE, StoreSets
@@ -38,20 +37,17 @@ async def r2_stack(stores: StoreSets) -> AsyncIterator[Stack]:
     prod = stores.production
     await seed_store_set(prod, settings)
     clock = Clock(T0)
-    comparator = comparator_from_settings(settings)
-    validator = StoreValidator(prod, stores.sister, comparator.compare, stream=settings.stores.cdc_stream,
-                               tz_offset=settings.legacy.tz_offset_seconds, readonly_role=READONLY_ROLE)
-    await validator.start()
     runners = []
     try:
         legacy_runner, legacy_url = await serve(legacy_app(prod, settings, clock=clock, consume=True))
         runners.append(legacy_runner)
         new_runner, new_url = await serve(new_app(settings, prod, stores.sister, clock=clock))
         runners.append(new_runner)
-        proxy_settings = settings.proxy.model_copy(update={"admin_token": ADMIN_TOKEN, "guard_enabled": False})
+        proxy_settings = settings.proxy.model_copy(update={"admin_token": ADMIN_TOKEN, "guard_enabled": False,
+                                                           "ramp_redis": stores.sister.redis})
         sink = InMemorySink(keep=100_000)
-        app = create_app(proxy_settings, legacy_url=legacy_url, new_url=new_url, tap_secret=SECRET,
-                         ramp_redis_url=stores.sister.redis, comparator=comparator, sink=sink, validator=validator)
+        parts = Parts(settings.model_copy(update={"proxy": proxy_settings}), stores=(prod, stores.sister))
+        app = parts.proxy_app(sink=sink, legacy_url=legacy_url, new_url=new_url, with_capture=False)
         proxy_runner, url = await serve(app)
         runners.append(proxy_runner)
         handle = ProxyHandle(url, app[PROXY], sink)
@@ -61,7 +57,6 @@ async def r2_stack(stores: StoreSets) -> AsyncIterator[Stack]:
     finally:
         for runner in reversed(runners):
             await runner.cleanup()
-        await validator.close()
 
 
 async def _get(stack: Stack, path: str, **query: str) -> None:
