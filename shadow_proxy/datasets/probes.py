@@ -21,10 +21,12 @@ AUTHOR, OTHER = "probe_author", "probe_author_2"
 ACCOUNTS = frozenset({AUTHOR, OTHER})
 IDS_PER_THREAD = 40
 MANY_CHILDREN = 24  # more than r2's morechildren cap (20) so the cap is reached
-# Two sibling scores whose confidence is equal in float32 but not in float64: (159 ups, 2 downs)
-# below (54, 0) in float64, tied in float32 (then the lower id, the 159, comes first). Seeded as
-# scores 159 and 54; two down-votes in the log make the first (159, 2). tests/datasets checks it.
-F32_PAIR = ((159, 2), (54, 0))
+# Two siblings whose confidence order depends on r2's float32 steps: with 0 ups, the textbook
+# float64 Wilson bound is exactly 0 for both (a tie: the lower id, the (0, 11), comes first), while
+# r2's mixed float32/double computation leaves a tiny residue that ranks (0, 3) above (0, 11).
+# Seeded as scores -10 and -2 (ups 1: the author's own vote); the author's un-votes in the log
+# make them (0, 11) and (0, 3). tests/datasets checks the pair against the legacy's computation.
+F32_PAIR = ((0, 11), (0, 3))
 
 NFD_TEXT = "probe: cafe\u0301, re\u0301sume\u0301, n\u0303 (decomposed, not NFC)"
 BIDI_TEXT = "probe: \u202eright-to-left override\u202c, \u2067isolate\u2069, \u200fmark"
@@ -59,8 +61,8 @@ def thread_probes(rng: random.Random, link: str, post: dict[str, Any], comments:
     kids = names[8:8 + MANY_CHILDREN]
     c1, c2, refused, blank = names[32:36]
     seeds = [
-        seed(0, link, AUTHOR, "probe: float32 tie, scored 159", F32_PAIR[0][0]),
-        seed(1, link, AUTHOR, "probe: float32 tie, scored 54", F32_PAIR[1][0]),  # same second: new/old tie
+        seed(0, link, AUTHOR, "probe: float32 order, 11 downs", 1 - F32_PAIR[0][1]),
+        seed(1, link, AUTHOR, "probe: float32 order, 3 downs", 1 - F32_PAIR[1][1]),  # same second: new/old tie
         seed(2, link, AUTHOR, "probe: a deleted comment with a reply", 1, created=t0 + 1, deleted=True),
         seed(3, deleted, OTHER, "probe: a reply written before its parent was deleted", 1, created=t0 + 2),
         seed(4, link, AUTHOR, "probe: a deleted comment without replies", 1, created=t0 + 3, deleted=True),
@@ -93,8 +95,8 @@ def thread_probes(rng: random.Random, link: str, post: dict[str, Any], comments:
         vote(v[2], c1, 1, "vote"),
         vote(v[2], c1, -1, "vote.change"),
         vote(v[2], c1, 0, "vote.unvote"),
-        vote(v[3], tie_b, -1, "confidence float32 order"),
-        vote(v[4], tie_b, -1, "confidence float32 order"),
+        vote(AUTHOR, tie_b, 0, "confidence float32 order (the author's un-vote: 0 ups)"),
+        vote(AUTHOR, tie_a, 0, "confidence float32 order (the author's un-vote: 0 ups)"),
         *(vote(v[5 + k], contro, 1, "controversiality") for k in range(3)),
         edit(AUTHOR, tie_a, HTML_TEXT, "edit.after_window; html escaping"),
         {"op": "create", "user": OTHER, "parent": c1, "text": ESCAPE_TEXT, "ref": c2, "probe": "html escaping"},

@@ -57,6 +57,13 @@ BRANCHES: dict[str, str] = {
 }
 
 
+def _id36(data: dict[str, Any]) -> int:
+    try:
+        return int(str(data.get("id", "")), 36)
+    except ValueError:
+        return -1
+
+
 def _wilson64(ups: int, downs: int) -> float:
     n = ups + downs
     if n == 0:
@@ -292,7 +299,9 @@ class BehaviourCoverage:
                     continue
                 if sort == "confidence":
                     tie = ca == cb
-                    if _wilson64(*ca) < _wilson64(*cb):  # the legacy put a first against float64
+                    wa, wb = _wilson64(*ca), _wilson64(*cb)
+                    # The legacy put a first against the float64 order (ties by ascending id there).
+                    if wa < wb or (wa == wb and ca != cb and _id36(a) > _id36(b)):
                         self.counts["confidence.float32_order"] += 1
                 else:
                     tie = _controversy(*ca) == _controversy(*cb)

@@ -104,11 +104,12 @@ def export(ctx: click.Context, fmt: str, out: str, fail_on_unresolved: bool, pat
     filters = Filters(path=path, verdict=verdict, since=_time(since), until=_time(until))
     thresholds = Thresholds.from_settings(settings_from_click(ctx).reports)
     data = _with_store(ctx, lambda s: export_report(s.pool, fmt, out, filters, thresholds=thresholds))
+    failing = [p["path"] for p in data["paths"] if p["status"] == "fail"]
     # An inconclusive path (too many raced/unavailable verdicts) is not green either.
-    failing = [p["path"] for p in data["paths"] if p["status"] in ("fail", "inconclusive")]
+    inconclusive = [p["path"] for p in data["paths"] if p["status"] == "inconclusive"]
     click.echo(f"wrote {out} ({fmt}): {data['total']:,} results, {len(data['groups'])} groups, "
-               f"{len(failing)} failing path(s)")
-    if fail_on_unresolved and failing:
+               f"{len(failing)} failing path(s), {len(inconclusive)} inconclusive")
+    if fail_on_unresolved and (failing or inconclusive):
         raise SystemExit(1)
 
 

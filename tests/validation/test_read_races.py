@@ -8,7 +8,8 @@ import aiohttp
 import pytest
 
 from diff_reports.types import VerdictKind
-from new_comments_service import queries, tree
+from new_comments_service import queries
+from new_comments_service import read_handlers as tree  # the /comments renderer (read_handlers.comment_object)
 from tests.validation.stack import THREAD, running_stack
 
 

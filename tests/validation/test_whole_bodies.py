@@ -12,7 +12,7 @@ import pytest
 
 from diff_reports.types import VerdictKind
 from legacy_adapter.codec import to36
-from new_comments_service import tree
+from new_comments_service import read_handlers as tree  # the /comments renderer (read_handlers.comment_object)
 from tests.proxy.standins import big_body
 from tests.validation.stack import running_stack
 
