@@ -50,6 +50,18 @@ class _Needs:
     redis: tuple[tuple[str, str], ...] = ()  # (key, url) of control-plane / jobs Redis
 
 
+UNRESOLVED = StoreAddresses("", "", "")  # the store sets, when a component needs none of them
+
+
+def _addresses_given(settings: Settings, component: str, validate: bool) -> bool:
+    """A worker or proxy that validates no write and is given its Redis and results addresses
+    needs no store set at all (e.g. a responses-only worker on another host)."""
+    p = settings.proxy
+    if component not in ("proxy", "worker") or validate or not p.ramp_redis:
+        return False
+    return component == "proxy" and p.compare_mode == "stream" or bool(settings.reports.results_dsn)
+
+
 def _needs(settings: Settings, component: str, sister: StoreAddresses, validate: bool) -> _Needs:
     stores = dict(production_schema=True, production_cache=True, production_redis=True, readonly_role=True, sister=True)
     if component == "legacy":
@@ -146,7 +158,8 @@ async def _sister_schema(prod, sister: StoreAddresses, key: str) -> None:
 
 async def _results(settings: Settings, production: StoreAddresses, sister: StoreAddresses) -> None:
     dsn, key = results_address(settings, sister)
-    check_results_distinct(production, sister, dsn, key)
+    if production is not UNRESOLVED:
+        check_results_distinct(production, sister, dsn, key)
     conn = await connect_postgres(dsn, key, missing_ok=True)
     if conn is None:
         raise _missing(f"results database {database_name(dsn)}")
@@ -155,8 +168,7 @@ async def _results(settings: Settings, production: StoreAddresses, sister: Store
     finally:
         await conn.close()
     latest = max(v for v, _, _ in MIGRATIONS)
-    if version < latest:
-        raise _missing("results migrations", f"version {version}, expected {latest}")
+    # An older version is fine: the results store applies its migrations when it opens.
     if version > latest:
         raise NotReady(f"{key}: the results database is at migration {version}, newer than this tapcompare "
                        f"({latest}); expected an upgraded tapcompare")
@@ -188,7 +200,12 @@ def require_ready(settings: Settings, component: str, host: str | None = None, *
             f"of your own when bound to a non-loopback address (set it in the config file or as "
             f"{', '.join(env_name(k) for k in defaults)}), or listen on 127.0.0.1")
     try:
-        production, sister = resolve_store_sets(settings)
+        try:
+            production, sister = resolve_store_sets(settings)
+        except LocalStoreError:
+            if not _addresses_given(settings, component, validate):
+                raise
+            production = sister = UNRESOLVED  # every address it needs is configured: no store set to start
         asyncio.run(_check(settings, _needs(settings, component, sister, validate), production, sister))
     except SameStoreError as exc:
         raise click.ClickException(same_store_line(exc)) from None
