@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -57,13 +58,19 @@ def _walk(env: dict[str, str], step: str, timeout: float = 300) -> subprocess.Co
     return done
 
 
-def _check_dashboard(prom: Prometheus, *, rules: bool) -> None:
-    missing = [(title, expr) for title, expr in panel_queries() if not prom.query(expr)]
-    assert not missing, f"dashboard panels whose query returns no series: {missing}"
-    if not rules:
-        return
-    unread = [(rule, name) for rule, name in rule_series() if not prom.query(name)]
-    assert not unread, f"alert rules reading series nobody emits: {unread}"
+def _check_dashboard(prom: Prometheus, *, rules: bool, timeout: float = 60.0) -> None:
+    """Every panel query (and, with `rules`, every series an alert rule reads) returns a series.
+    A rate() needs two scrapes inside its window, so each query gets until `timeout` to answer."""
+    queries = [(title, expr) for title, expr in panel_queries()]
+    if rules:
+        queries += [(f"rule {rule}", name) for rule, name in rule_series()]
+    deadline = time.monotonic() + timeout
+    missing = queries
+    while missing and time.monotonic() < deadline:
+        missing = [(title, expr) for title, expr in missing if not prom.query(expr)]
+        if missing:
+            time.sleep(1.0)  # the scrape interval: wait for the next sample, bounded by the deadline
+    assert not missing, f"dashboard panels / alert-rule series that return no series: {missing}"
 
 
 @pytest.mark.parametrize("mode", ["inline", "stream"])
