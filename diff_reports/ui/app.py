@@ -56,8 +56,11 @@ def create_app(pool: asyncpg.Pool | None, token: str, *, dsn: str | None = None,
     backend = handlers.Backend(pool)
     app[handlers.BACKEND_KEY] = backend
     if pool is None:
+        assert dsn is not None  # checked above; a closure does not keep the narrowing
+        own_dsn = dsn
+
         async def own_store(_: web.Application) -> AsyncIterator[None]:
-            store = await ResultsStore.open(dsn)
+            store = await ResultsStore.open(own_dsn)
             backend.pool = store.pool
             yield
             backend.pool = None
