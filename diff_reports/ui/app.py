@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 from aiohttp import web
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 PURGE_EVERY_S = 3600.0
 
 
-def _retention(backend: handlers.Backend, days: float):
+def _retention(backend: handlers.Backend, days: float) -> Callable[[web.Application], AsyncIterator[None]]:
     async def purge_forever() -> None:
         while True:
             if backend.pool is not None:
