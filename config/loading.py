@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from config.errors import ConfigError, ConfigProblem
 from config.settings import Settings
@@ -53,7 +54,7 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _describe_error(err: dict[str, Any]) -> ConfigProblem:
+def _describe_error(err: ErrorDetails) -> ConfigProblem:
     key = ".".join(str(p) for p in err["loc"]) or "(root)"
     kind = err["type"]
     if kind == "extra_forbidden":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import cast
 
 from config.settings import Settings
 
@@ -48,7 +49,8 @@ def is_loopback_host(host: str) -> bool:
         ipaddress.ip_address(name.split("%")[0])
     except ValueError:
         try:
-            addrs = {info[4][0] for info in socket.getaddrinfo(name, None)}
+            # An IPv4/IPv6 sockaddr starts with the address as a str; typeshed widens it to str | int.
+            addrs = {cast(str, info[4][0]) for info in socket.getaddrinfo(name, None)}
         except (socket.gaierror, UnicodeError):
             return False
     for addr in addrs:

@@ -31,7 +31,7 @@ def _key_text(key: str) -> str:
     return key if _PLAIN_KEY.match(key) and key != ROOT else "[" + json.dumps(key) + "]"
 
 
-def format_path(tokens: Iterable[Token]) -> str:
+def format_path(tokens: Iterable[Token | _AnyIndex]) -> str:
     """`("data", "children", 0, "data", "score")` -> `data.children[0].data.score`."""
     parts: list[str] = []
     for token in tokens:
@@ -45,7 +45,7 @@ def format_path(tokens: Iterable[Token]) -> str:
     return "".join(parts) or ROOT
 
 
-def generalise_tokens(tokens: Sequence[Token]) -> tuple[Token, ...]:
+def generalise_tokens(tokens: Sequence[Token]) -> tuple[Token | _AnyIndex, ...]:
     """Every list index becomes the wildcard index (formatted `[*]`)."""
     return tuple(_ANY if isinstance(t, int) and not isinstance(t, bool) else t for t in tokens)
 
@@ -64,7 +64,7 @@ _ANY = _AnyIndex()
 
 def format_pattern(tokens: Sequence[Token | _AnyIndex]) -> str:
     """Format generalised tokens: wildcard indices become `[*]`."""
-    return format_path(tokens)  # type: ignore[arg-type]
+    return format_path(tokens)
 
 
 def generalise(path: str) -> str:

@@ -14,7 +14,7 @@ first rule, in declared order, that
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
@@ -93,7 +93,7 @@ class IgnoreRule:
     @classmethod
     def from_mapping(cls, data: Any) -> "IgnoreRule":
         """From a `[[compare.rules]]` entry: a mapping or a settings object with the same fields."""
-        get = data.get if isinstance(data, dict) else lambda k, d=None: getattr(data, k, d)
+        get: Callable[..., Any] = data.get if isinstance(data, dict) else lambda k, d=None: getattr(data, k, d)
         return cls(
             name=get("name"), paths=tuple(get("paths", ())), reason=get("reason"),
             applies_to=tuple(get("applies_to", ()) or ()), tolerance_abs=get("tolerance_abs"),

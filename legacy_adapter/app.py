@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 
 from config import Settings
 from legacy_adapter import handlers_read, handlers_write
@@ -27,7 +27,7 @@ from telemetry.metrics import counter
 
 CONTENT_TYPE = "application/json; charset=UTF-8"
 log = get_logger("legacy")
-ERRORS_KEY = web.AppKey("legacy_errors", Any)
+ERRORS_KEY = web.AppKey("legacy_errors", Counter)
 
 
 class StoreSet(Protocol):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
 
 from legacy_adapter.codec import changes_json, ts6
 
@@ -54,7 +55,8 @@ def make_event(type_name: str, fullname: str, link: str, parent: str, version: i
 
 
 async def publish(redis: aioredis.Redis, stream: str, event: CdcEvent) -> str:
-    entry = await redis.xadd(stream, event.fields(), maxlen=MAXLEN, approximate=True)
+    # xadd takes an invariant dict[FieldT, EncodableT]; a dict[str, str] is one in all but name.
+    entry = await redis.xadd(stream, cast("dict[FieldT, EncodableT]", event.fields()), maxlen=MAXLEN, approximate=True)
     return entry.decode() if isinstance(entry, bytes) else str(entry)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -23,6 +23,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from legacy_adapter.cdc import DEFAULT_STREAM, BadEvent, CdcEvent, decode_entry
 from legacy_adapter.sorts import PROJECTED_SORTS, SCORE_FUNCS
 from telemetry.logs import get_logger
+
+# XREADGROUP over RESP2 on a bytes client (no decode_responses): [[stream, [(id, fields|None), ...]]].
+# redis-py types the reply as the union of its RESP2 and RESP3 shapes, so it is narrowed here.
+_Entries = list[tuple[bytes, dict[bytes, bytes] | None]]
+
+
+def _read_entries(got: object) -> _Entries:
+    return cast("list[tuple[bytes, _Entries]]", got)[0][1] if got else []
 
 GROUP = "legacy-projections"
 RETRY_S = 0.5
@@ -77,7 +85,7 @@ async def apply(redis: aioredis.Redis, event: CdcEvent) -> bool:
 
 async def read_tree(redis: aioredis.Redis, link36: str) -> dict[str, list[str]]:
     """The tree projection of a link: parent fullname -> child base36 ids."""
-    raw = await redis.hgetall(f"tree:{link36}")
+    raw = cast("dict[bytes, bytes]", await redis.hgetall(f"tree:{link36}"))  # a bytes client
     return {k.decode(): json.loads(v) for k, v in raw.items()}
 
 
@@ -98,7 +106,7 @@ class Consumer:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def _handle(self, entries: list[tuple[Any, dict]]) -> int:
+    async def _handle(self, entries: _Entries) -> int:
         for entry_id, fields in entries:
             if fields is None:  # trimmed away while pending: nothing to apply
                 await self.redis.xack(self.stream, self.group, entry_id)
@@ -120,7 +128,7 @@ class Consumer:
         """Re-apply this consumer's own pending entries, then claim long-idle ones of others."""
         while True:
             got = await self.redis.xreadgroup(self.group, self.name, {self.stream: "0"}, count=self.batch)
-            entries = got[0][1] if got else []
+            entries = _read_entries(got)
             if not entries or not await self._handle(entries):
                 break
         start = "0-0"
@@ -135,7 +143,7 @@ class Consumer:
     async def poll_once(self) -> int:
         got = await self.redis.xreadgroup(self.group, self.name, {self.stream: ">"}, count=self.batch,
                                           block=self.block_ms)
-        return await self._handle(got[0][1]) if got else 0
+        return await self._handle(_read_entries(got)) if got else 0
 
     async def drain(self) -> int:
         """Process everything in the stream so far, pending entries included, without blocking;
@@ -149,7 +157,7 @@ class Consumer:
 
     async def _poll_nowait(self) -> int:
         got = await self.redis.xreadgroup(self.group, self.name, {self.stream: ">"}, count=self.batch)
-        return await self._handle(got[0][1]) if got else 0
+        return await self._handle(_read_entries(got)) if got else 0
 
     async def run(self) -> None:
         """Until `stop()`. A lost Redis connection is retried (with recovery of pending entries)."""

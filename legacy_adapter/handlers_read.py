@@ -12,6 +12,7 @@ Parameters are lenient as in r2: a bad sort, limit, depth or context is ignored 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -62,7 +63,7 @@ async def info(request: web.Request, params: Params, route: Route) -> Any:
     return listing(children)
 
 
-async def _tree(request: web.Request, link_id: int, sort: str, extra_ids: list[int] = ()) -> Tree:
+async def _tree(request: web.Request, link_id: int, sort: str, extra_ids: Sequence[int] = ()) -> Tree:
     ctx = request.app[CTX]
     tree = await read_tree(ctx.stores.redis, to36(link_id))
     ids = [from36(c) for kids in tree.values() for c in kids] + list(extra_ids)

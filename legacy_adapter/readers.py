@@ -10,7 +10,8 @@ the `legacy_read` validation paths). Plain functions over connections and bytes.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -74,12 +75,13 @@ async def apply_all(redis: aioredis.Redis, entries: list[tuple[Any, dict[Any, An
     return applied, skipped
 
 
-async def read_projection(redis: aioredis.Redis, link36: str, fullnames: list[str] = ()) -> dict[str, Any]:
+async def read_projection(redis: aioredis.Redis, link36: str, fullnames: Sequence[str] = ()) -> dict[str, Any]:
     """A comparable snapshot of one link's projections (and `applied:` of the given comments)."""
     keys = projection_keys(link36)
-    tree = {k.decode(): json.loads(v) for k, v in (await redis.hgetall(keys["tree"])).items()}
+    # A bytes client (no decode_responses): hashes are bytes -> bytes, sorted sets (member, score).
+    tree = {k.decode(): json.loads(v) for k, v in cast("dict[bytes, bytes]", await redis.hgetall(keys["tree"])).items()}
     out: dict[str, Any] = {"tree": dict(sorted(tree.items()))}
     for sort in ("top", "confidence", "controversial"):
-        out[sort] = [(m.decode(), s) for m, s in await redis.zrange(keys[sort], 0, -1, withscores=True)]
+        out[sort] = [(m.decode(), s) for m, s in cast("list[tuple[bytes, float]]", await redis.zrange(keys[sort], 0, -1, withscores=True))]
     out["applied"] = {n: int(v) if (v := await redis.get(f"applied:{n}")) is not None else None for n in fullnames}
     return out

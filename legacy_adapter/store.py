@@ -76,7 +76,7 @@ class LegacyStores:
         if key not in self._names:
             async with self.pg.acquire() as conn:
                 sr = await things.load(conn, "subreddit", sr_id)
-            self._names[key] = things.get_attr("subreddit", sr, "comment_score_hide_mins") if sr else 0  # type: ignore[assignment]
+            self._names[key] = things.get_attr("subreddit", sr, "comment_score_hide_mins") if sr else 0
         return int(self._names[key])
 
     def known_hide_mins(self, sr_id: int) -> int:

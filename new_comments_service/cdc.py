@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
 
 from new_comments_service.ids import comment_fullname, link_fullname
 from new_comments_service.jsonfmt import cdc_text
@@ -41,6 +42,7 @@ def event_fields(kind: str, comment: Thing, when: RequestTime, request_id: str,
 async def publish(redis: aioredis.Redis, stream: str, fields: dict[str, str]) -> str:
     """XADD <stream> MAXLEN ~ 100000 * field value ... (pipelined: one round trip)."""
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.xadd(stream, fields, maxlen=STREAM_MAXLEN, approximate=True)
+        # xadd takes an invariant dict[FieldT, EncodableT]; a dict[str, str] is one in all but name.
+        pipe.xadd(stream, cast("dict[FieldT, EncodableT]", fields), maxlen=STREAM_MAXLEN, approximate=True)
         (entry_id,) = await pipe.execute()
     return entry_id.decode() if isinstance(entry_id, bytes) else entry_id

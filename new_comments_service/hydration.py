@@ -28,7 +28,7 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from new_comments_service.eav import decode, encode
 from new_comments_service.ids import comment_fullname, to36
@@ -126,7 +126,9 @@ async def _production_events(b: "Backend") -> list[dict[str, str]]:
     """The newest EVENT_SCAN entries of production's stream (read only), oldest first."""
     if b.production_redis is None:
         return []
-    entries = await b.production_redis.xrevrange(b.stream, count=EVENT_SCAN)
+    # A bytes client (no decode_responses): entries are (id, {field: value}) of bytes.
+    entries = cast("list[tuple[bytes, dict[bytes, bytes]]]",
+                   await b.production_redis.xrevrange(b.stream, count=EVENT_SCAN))
     return [{k.decode(): v.decode() for k, v in raw.items()} for _, raw in reversed(entries)]
 
 

@@ -124,6 +124,7 @@ async def apply_votes(tx: Sql, comment_id: int, ups_delta: int, downs_delta: int
     rec = await tx.fetchrow(
         "UPDATE reddit_thing_comment SET ups = ups + $2, downs = downs + $3, version = version + 1 "
         "WHERE thing_id = $1 RETURNING ups, downs, version", comment_id, ups_delta, downs_delta)
+    assert rec is not None, f"comment {comment_id} vanished under its row lock"  # the caller locked it
     return rec["ups"], rec["downs"], rec["version"]
 
 

@@ -11,7 +11,7 @@ from new_comments_service.backend import Backend, WriteIdentity
 
 BACKEND = web.AppKey("backend", Backend)
 SETTINGS = web.AppKey("settings", Settings)
-CLOCK = web.AppKey("clock", Callable[[], float])
+CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("clock")  # AppKey's type argument takes classes only
 TAPPED = web.RequestKey("tapped", bool)  # True when the request carried valid tap headers
 IDENTITY = web.RequestKey("identity", WriteIdentity)  # a write's identity (set by the middleware)
 API_PATH = web.RequestKey("api_path", object)  # the resolved paths.ApiPath (set by the middleware)

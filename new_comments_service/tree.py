@@ -56,7 +56,8 @@ class Tree:
 
     def depth_of(self, c: Thing) -> int:
         if c.thing_id not in self._depths:
-            chain, node = [], c
+            chain: list[Thing] = []
+            node: Thing | None = c
             while node is not None and node.thing_id not in self._depths:
                 chain.append(node)
                 node = self.by_id.get(node.parent_id) if node.parent_id is not None else None

@@ -147,10 +147,10 @@ class ProxyRuntime:
 PROXY = web.AppKey("tapcompare_proxy", ProxyRuntime)
 # The proxy's HTTP server must hand it the client's request bytes as sent: aiohttp would otherwise
 # decode a Content-Encoding'd body, and the legacy would get decoded bytes still labelled as encoded.
-RUNNER_OPTIONS: dict[str, object] = {"auto_decompress": False}
+RUNNER_OPTIONS: dict[str, Any] = {"auto_decompress": False}
 
 
-def runner_options(app: web.Application) -> dict[str, object]:
+def runner_options(app: web.Application) -> dict[str, Any]:
     """AppRunner keyword arguments for `app`: the proxy's own, or none for other apps."""
     return dict(RUNNER_OPTIONS) if PROXY in app else {}
 

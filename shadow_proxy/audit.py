@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
@@ -52,7 +52,8 @@ def _text(value: Any) -> str:
 
 async def recent_audit(redis: aioredis.Redis, keys: RampKeys, count: int = 20) -> list[AuditEntry]:
     """The newest `count` entries, newest first."""
-    rows = await redis.xrevrange(keys.audit, count=count)
+    # XREVRANGE entries always carry their fields (only pending-entry replies hold None).
+    rows = cast("list[tuple[bytes | str, dict[bytes | str, bytes | str]]]", await redis.xrevrange(keys.audit, count=count))
     out = []
     for entry_id, fields in rows:
         f = {_text(k): _text(v) for k, v in fields.items()}

@@ -148,6 +148,7 @@ def _form(content_type: str | None, body: bytes) -> dict[str, str]:
 
 
 def _parse_read(endpoint: str, path: str, query: dict[str, str]) -> ParsedRequest:
+    link: str | None
     if endpoint == "comments":
         m = COMMENTS_RE.fullmatch(canonical_path(path))
         if not m or not valid_id36(m.group(1)):

@@ -11,6 +11,7 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 from urllib.parse import urlsplit
 
 from sister_stores.addresses import StoreAddresses
@@ -36,10 +37,11 @@ def _resolve(host: str) -> frozenset[str]:
         return frozenset({_LOOPBACK})  # a Unix socket is a server on this machine
     try:
         infos = socket.getaddrinfo(host, None)
-        addrs = {info[4][0] for info in infos}
+        # An IPv4/IPv6 sockaddr starts with the address as a str; typeshed widens it to str | int.
+        addrs = {cast(str, info[4][0]) for info in infos}
     except socket.gaierror:
         addrs = {host.lower()}
-    out = set()
+    out: set[str] = set()
     for addr in addrs:
         try:
             out.add(_LOOPBACK if ipaddress.ip_address(addr.split("%")[0]).is_loopback else addr)

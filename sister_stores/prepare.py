@@ -228,7 +228,7 @@ async def _reach_postgres(dsn: str, key: str) -> None:
 
 async def _reachability(run: _Run) -> None:
     p = run.plan
-    probes = {
+    probes: dict[str, tuple[Callable[[str, str], Awaitable[None]], str]] = {
         "production.postgres": (_reach_postgres, p.production.postgres),
         "production.memcached": (probe_memcached, p.production.memcached),
         "production.redis": (probe_redis, p.production.redis),

@@ -6,6 +6,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from telemetry.logs import REQUEST_ID_HEADER, bind_request_id, new_request_id
@@ -17,7 +18,7 @@ STARTED_KEY = web.AppKey("started_at", float)
 REQUEST_ID_KEY = web.RequestKey("request_id", str) if hasattr(web, "RequestKey") else "request_id"
 
 
-def request_id_middleware(registry: CollectorRegistry, service: str) -> Callable:
+def request_id_middleware(registry: CollectorRegistry, service: str) -> Middleware:
     """Take X-Request-Id from the caller (or mint one), bind it for logs, time the handler."""
     hist = latency_histogram(registry, f"{service}_request_seconds", f"{service} request latency", ("route", "status"))
 

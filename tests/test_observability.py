@@ -8,9 +8,11 @@ import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
 from telemetry.http import mount_observability, request_id_middleware
 from telemetry.logs import configure_logging, get_logger
+from telemetry.metrics import LATENCY_BUCKETS
 
 
 async def test_health_metrics_and_request_id(capsys) -> None:
@@ -33,7 +35,18 @@ async def test_health_metrics_and_request_id(capsys) -> None:
             metrics = await (await client.get("/metrics")).text()
     finally:
         structlog.reset_defaults()
-    assert 'probe_request_seconds_bucket{le="5e-05",route="/hello",status="200"} ' in metrics or \
-        'probe_request_seconds_bucket{le="5e-05",route="/hello",status="200"}' in metrics.replace(" 0.0", "")
+    # The one /hello request is observed once, with its real (positive) duration, in every bucket
+    # from the one its duration falls in up to +Inf; the /health request has its own series.
+    samples = {(s.name, s.labels.get("route"), s.labels.get("status"), s.labels.get("le")): s.value
+               for family in text_string_to_metric_families(metrics) for s in family.samples}
+    hello = ("/hello", "200")
+    assert samples[("probe_request_seconds_count", *hello, None)] == 1.0
+    assert samples[("probe_request_seconds_sum", *hello, None)] > 0.0
+    assert samples[("probe_request_seconds_count", "/health", "200", None)] == 1.0
+    buckets = [samples[("probe_request_seconds_bucket", *hello, le)] for le in [repr(float(b)) for b in LATENCY_BUCKETS]]
+    assert samples[("probe_request_seconds_bucket", *hello, "+Inf")] == 1.0
+    assert buckets == sorted(buckets) and set(buckets) <= {0.0, 1.0}, buckets
+    # The exposition agrees with the registry the middleware observed into.
+    assert registry.get_sample_value("probe_request_seconds_count", {"route": "/hello", "status": "200"}) == 1.0
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     assert {"event": "hello", "request_id": "req-123"}.items() <= lines[0].items()

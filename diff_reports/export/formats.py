@@ -67,7 +67,9 @@ def to_markdown(report: dict[str, Any]) -> str:
     if report["latency"]:
         lines += ["", "## Latency (ms)", "", "| endpoint | samples | legacy p50 / p95 / p99 | new p50 / p95 / p99 |",
                   "|---|--:|---|---|"]
-        fmt = lambda d: " / ".join("–" if d[q] is None else f"{d[q]:.1f}" for q in ("p50", "p95", "p99"))  # noqa: E731
+        def fmt(d: dict[str, Any]) -> str:
+            return " / ".join("–" if d[q] is None else f"{d[q]:.1f}" for q in ("p50", "p95", "p99"))
+
         for r in report["latency"]:
             lines.append(f"| {r['endpoint']} | {r['samples']:,} | {fmt(r['legacy'])} | {fmt(r['new'])} |")
     return "\n".join(lines) + "\n"

@@ -5,6 +5,9 @@ Regression (fixed -> regressed) happens on write, in ResultsStore.write_batch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 import asyncpg
 
 from diff_reports.grouping import rule_name_for, version_key
@@ -46,7 +49,7 @@ async def fix_group(pool: asyncpg.Pool, group_id: str, *, version: str, by: str 
         await _require(conn, group_id)
         seen = [r["version"] for r in await conn.fetch(
             "SELECT DISTINCT version FROM results WHERE group_id = $1 AND version IS NOT NULL", group_id)]
-        later = sorted((v for v in seen if (version_key(v) or "") >= key), key=version_key)
+        later = sorted((v for v in seen if (version_key(v) or "") >= key), key=cast("Callable[[str], str]", version_key))  # every kept v has a key
         if later:
             raise LifecycleError(f"group {group_id} was seen on version {later[-1]}, at or after {version}: not fixed")
         await conn.execute("UPDATE mismatch_groups SET status = 'fixed', fixed_version = $2, fixed_version_key = $3, "

@@ -130,4 +130,5 @@ async def current_version(conn: asyncpg.Connection) -> int:
     exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
     if not exists:
         return 0
-    return await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations")
+    version: int = await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations")  # asyncpg: untyped
+    return version

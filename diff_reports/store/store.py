@@ -209,7 +209,7 @@ class ResultsStore:
             sig = signature(record)
             gid = sig.fingerprint if sig else None
             if sig is not None:
-                groups.setdefault(gid, _GroupBatch(sig)).add(record, at, version, keep)
+                groups.setdefault(sig.fingerprint, _GroupBatch(sig)).add(record, at, version, keep)
             t = record.timings or {}
             rows.append((at, record.path, endpoint_of(record.path), record.verdict.value, gid, record.request_id,
                          record.entity, version, _ms(t, "legacy"), _ms(t, "new"), _sql(t, "legacy"), _sql(t, "new")))

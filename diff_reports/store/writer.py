@@ -15,13 +15,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from diff_reports.types import VerdictRecord
 
 log = logging.getLogger(__name__)
 
 
-class BatchSink:
+class BatchSink(Protocol):
     """What the writer flushes into (ResultsStore satisfies it)."""
 
     async def write_batch(self, items: list[tuple[VerdictRecord, str | None]]) -> None:  # pragma: no cover

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 from aiohttp import web
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 PURGE_EVERY_S = 3600.0
 
 
-def _retention(backend: handlers.Backend, days: float):
+def _retention(backend: handlers.Backend, days: float) -> Callable[[web.Application], AsyncIterator[None]]:
     async def purge_forever() -> None:
         while True:
             if backend.pool is not None:
@@ -56,8 +56,11 @@ def create_app(pool: asyncpg.Pool | None, token: str, *, dsn: str | None = None,
     backend = handlers.Backend(pool)
     app[handlers.BACKEND_KEY] = backend
     if pool is None:
+        assert dsn is not None  # checked above; a closure does not keep the narrowing
+        own_dsn = dsn
+
         async def own_store(_: web.Application) -> AsyncIterator[None]:
-            store = await ResultsStore.open(dsn)
+            store = await ResultsStore.open(own_dsn)
             backend.pool = store.pool
             yield
             backend.pool = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -34,7 +35,7 @@ def csrf_value(token: str) -> str:
     return _mac(token, "csrf")
 
 
-def _page(template: str, title: str, status: int = 200, **context: object) -> web.Response:
+def _page(template: str, title: str, status: int = 200, **context: Any) -> web.Response:
     html, csp = page(template, title, **context)
     return web.Response(text=html, status=status, content_type="text/html",
                         headers={"Content-Security-Policy": csp + "; frame-ancestors 'none'",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -95,7 +96,7 @@ async def overview(request: web.Request) -> web.Response:
                  lat=lat, path_link=path_link, params=params, **_form_options())
 
 
-def _sort_url(params: dict[str, str], sort: str, descending: bool):
+def _sort_url(params: dict[str, str], sort: str, descending: bool) -> Callable[[str], str]:
     def url(key: str) -> str:
         flip = "asc" if key == sort and descending else "desc"
         return "/groups?" + qs(params, sort=key, dir=flip, page="")

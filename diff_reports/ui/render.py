@@ -20,9 +20,10 @@ def when(value: dt.datetime | float | str | None) -> str:
         value = dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
     if isinstance(value, str):
         try:
-            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return value
+        value = parsed
     return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

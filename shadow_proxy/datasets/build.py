@@ -153,7 +153,7 @@ def build_dataset(threads_dir: str | Path, options: BuildOptions = BuildOptions(
             # Seeded, with their ancestors: deleted comments (no delete endpoint to replay) and
             # comments whose score is beyond what max_votes vote requests can reach from 1.
             if c.get("author") == DELETED or abs(int(c.get("score", 1)) - 1) > options.max_votes:
-                node = c
+                node: dict[str, Any] | None = c
                 while node is not None:
                     seed_ids.add(node["name"])
                     node = by_name.get(node["parent_id"])
@@ -231,7 +231,7 @@ def _reads(rng: random.Random, link: str, comments: list[dict[str, Any]], existi
 def _interleave(rng: random.Random, logs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Threads' logs merged like concurrent traffic, each thread keeping its own order."""
     cursors = [0] * len(logs)
-    out = []
+    out: list[dict[str, Any]] = []
     while True:
         live = [i for i, log in enumerate(logs) if cursors[i] < len(log)]
         if not live:

@@ -12,7 +12,7 @@ import gzip
 import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import orjson
 
@@ -33,8 +33,9 @@ class DatasetError(ValueError):
 
 def _open_text(path: Path, mode: str) -> TextIO:
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, mode + "b"), encoding="utf-8", newline="\n")
-    return open(path, mode, encoding="utf-8", newline="\n")
+        # gzip.open and open pick their return type from a literal mode; `mode` is a plain str here.
+        return io.TextIOWrapper(cast(gzip.GzipFile, gzip.open(path, mode + "b")), encoding="utf-8", newline="\n")
+    return cast(TextIO, open(path, mode, encoding="utf-8", newline="\n"))
 
 
 def write_dataset(path: str | Path, records: Iterable[dict[str, Any]]) -> int:

@@ -3,6 +3,7 @@ table, the failing groups with an example, the gate."""
 
 from __future__ import annotations
 
+from collections.abc import Set
 from typing import Any
 
 from rich.console import Console
@@ -19,7 +20,7 @@ ALL_PATHS = ([read_response_path(e) for e in READ_ENDPOINTS]
              + [p.name for p in ALL_WRITE_PATHS])
 
 
-def coverage_table(rows: list[dict[str, Any]], required: set[str] = frozenset()) -> Table:
+def coverage_table(rows: list[dict[str, Any]], required: Set[str] = frozenset()) -> Table:
     """Which legacy branches the replay exercised (counted from the legacy's answers)."""
     table = Table(title="behaviour coverage (legacy branches exercised, from its answers)")
     table.add_column("branch")

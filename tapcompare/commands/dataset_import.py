@@ -8,6 +8,7 @@ snapshot comes from another dataset (or a production export in the dataset forma
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -20,7 +21,8 @@ from shadow_proxy.datasets.imports.goreplay import read_goreplay
 from shadow_proxy.datasets.imports.har import read_har
 from tapcompare.context import settings_from_click
 
-READERS = {"capture": read_capture, "goreplay": read_goreplay, "har": read_har}
+# (source, scrubber, strict=...) -> ImportResult; read_capture also takes `strict` by position.
+READERS: dict[str, Callable[..., ImportResult]] = {"capture": read_capture, "goreplay": read_goreplay, "har": read_har}
 
 
 @click.command("import")
