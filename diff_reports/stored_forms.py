@@ -61,8 +61,8 @@ def pickle_facts(raw: bytes) -> dict[str, Any]:
     found: list[str] = []
     try:
         for op, arg, _ in pickletools.genops(raw):
-            if op.name == "PROTO":
-                protocol = int(arg)
+            if op.name == "PROTO" and isinstance(arg, int):
+                protocol = arg
             elif op.name in ("GLOBAL", "INST"):
                 found.append(str(arg).replace(" ", "."))
     except Exception as exc:  # malformed stream: report what is wrong, do not raise

@@ -64,7 +64,7 @@ def too_large(obs: Observation | None) -> bool:
 
 
 def too_large_record(path: str, job: ComparisonJob, *sides: Observation | None) -> VerdictRecord:
-    detail = "; ".join(f"{o.side}: {o.error}" for o in sides if too_large(o))
+    detail = "; ".join(f"{o.side}: {o.error}" for o in sides if o is not None and too_large(o))
     return VerdictRecord(path, VerdictKind.SKIPPED, job.entity, job.request_id, reason=TOO_LARGE,
                          context={"too_large": detail})
 
@@ -169,6 +169,7 @@ class JobRunner:
             for n in range(self._recheck_rounds):
                 if n:
                     await asyncio.sleep(RECHECK_BACKOFF_S * n)  # let the write in flight land
+                assert self._recheck is not None  # only reached when a recheck was configured
                 try:
                     reads = await self._recheck(job)
                 except Exception as exc:
