@@ -121,14 +121,7 @@ def parse_request(endpoint: str, path: str, raw_query: str, content_type: str | 
         return _parse_read(endpoint, path, query)
     if body is None:
         raise Unshadowable("body_too_large")
-    mime = (content_type or "").split(";", 1)[0].strip().lower()
-    if mime != FORM_TYPE:
-        raise Unshadowable("not_form_encoded")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Unshadowable("invalid_utf8") from None
-    form = _fields(text, strict=True)
+    form = _form(content_type, body)
     target = form.get(WRITE_TARGET[endpoint], "")
     parsed = parse_fullname(target)
     if not parsed or parsed[0] not in (("t1", "t3") if endpoint == "create" else ("t1",)):

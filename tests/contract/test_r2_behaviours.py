@@ -7,9 +7,7 @@ precision, 6 morechildren, 7 lenient parameters (and r2's paths), 8 no-op and re
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
-import math
 import time
 
 import asyncpg
@@ -20,6 +18,7 @@ from legacy_adapter.codec import from36
 from tests.contract.harness import Session
 from tests.contract.seed import R2_COMMENTS, R2_HIDE_MINS, R2_LINK, R2_NAMES, R2_SUBREDDIT, R2_UPVOTE_RATIO, T0
 from tests.contract.stores_state import snapshot
+from tests.support.r2_reference import c_confidence
 
 LINK36 = R2_LINK[3:]
 
@@ -42,19 +41,6 @@ def walk(children):
 
 def by_name(children) -> dict[str, dict]:
     return {t["data"]["name"]: t["data"] for t in walk(children) if t["kind"] == "t1"}
-
-
-def c_confidence(ups: int, downs: int) -> float:
-    """r2's `_confidence` modelled with ctypes C floats (independent of both services' code)."""
-    def f(x: float) -> float:
-        return ctypes.c_float(x).value
-    n = f(ups + downs)
-    if n == 0:
-        return 0.0
-    z, p = f(1.281551565545), f(float(ups) / n)
-    left = f(p + f(f(f(1 / f(2 * n)) * z) * z))
-    arg = f(f(f(p * f(1 - p)) / n) + f(f(z * z) / f(f(4 * n) * n)))
-    return (left - z * math.sqrt(arg)) / f(1 + f(f(f(1 / n) * z) * z))
 
 
 async def test_r2_behaviours_contract(contract) -> None:

@@ -14,6 +14,7 @@ from legacy_adapter.codec import (
     MalformedName, decode_value, encode_value, from36, parse_fullname, r2_dumps, to36, ts6, dt_from_epoch,
 )
 from legacy_adapter.sorts import confidence, controversial, f32, sort_key
+from tests.support.r2_reference import c_confidence
 
 
 def test_base36_and_fullnames() -> None:
@@ -47,29 +48,12 @@ def test_r2_json_and_times() -> None:
     assert ts6(dt_from_epoch(0.000001)) == "0.000001"
 
 
-def _c_confidence(ups: int, downs: int) -> float:
-    """An independent model of r2's Cython: C floats (ctypes.c_float rounds) for n, z, p, left,
-    under and sqrt's argument; doubles for sqrt's result and the rest."""
-    import ctypes
-
-    def f(x: float) -> float:
-        return ctypes.c_float(x).value
-    n = f(ups + downs)
-    if n == 0:
-        return 0.0
-    z, p = f(1.281551565545), f(float(ups) / n)
-    left = f(p + f(f(f(1 / f(2 * n)) * z) * z))
-    arg = f(f(f(p * f(1 - p)) / n) + f(f(z * z) / f(f(4 * n) * n)))
-    under = f(1 + f(f(f(1 / n) * z) * z))
-    return (left - z * math.sqrt(arg)) / under
-
-
 def test_confidence_is_r2s_mixed_precision_wilson() -> None:
     assert confidence(0, 0) == 0.0
     doubles = 0
     for ups, downs in ((1, 0), (10, 2), (100, 100), (3, 7), (23567, 0), (1, 51), (2, 1), (7, 3)):
         value = confidence(ups, downs)
-        assert value == _c_confidence(ups, downs)
+        assert value == c_confidence(ups, downs)
         doubles += f32(value) != value  # the result is a double, not rounded to float32
         n = ups + downs
         p = ups / n

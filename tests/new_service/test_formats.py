@@ -13,6 +13,7 @@ from new_comments_service.ids import MAX_ID, Fullname, from36, parse_fullname, t
 from new_comments_service.jsonfmt import api_bytes, cdc_text
 from new_comments_service.model import RequestTime, Thing, cache_bytes
 from new_comments_service.sorts import confidence, controversy, sort_things
+from tests.support.r2_reference import c_confidence
 
 UTC = timezone.utc
 
@@ -69,28 +70,11 @@ def test_request_time_is_exact_microseconds() -> None:
     assert RequestTime.parse("nan") is None and RequestTime.parse("x") is None
 
 
-def _c_model(ups: int, downs: int) -> float:
-    """r2's Cython `_confidence` with ctypes C floats for n, z, p, left, under and sqrt's argument;
-    sqrt returns a double, and right and the quotient are doubles (issue 15, behaviour 5)."""
-    import ctypes
-    import math
-
-    def f(x: float) -> float:
-        return ctypes.c_float(x).value
-    n = f(ups + downs)
-    if n == 0:
-        return 0.0
-    z, p = f(1.281551565545), f(float(ups) / n)
-    left = f(p + f(f(f(1 / f(2 * n)) * z) * z))
-    arg = f(f(f(p * f(1 - p)) / n) + f(f(z * z) / f(f(4 * n) * n)))
-    return (left - z * math.sqrt(arg)) / f(1 + f(f(f(1 / n) * z) * z))
-
-
 def test_confidence_matches_r2s_mixed_precision() -> None:
     pairs = [(1, 0), (2, 0), (5, 2), (100, 3), (2, 2), (0, 3), (10, 0), (1, 1), (3, 7), (1000, 999),
              (12345, 678), (1, 5), (0, 9), (0, 5)]
     for ups, downs in pairs:
-        assert confidence(ups, downs) == _c_model(ups, downs), (ups, downs)
+        assert confidence(ups, downs) == c_confidence(ups, downs), (ups, downs)
     assert confidence(0, 0) == 0.0
     assert confidence(0, 9) > confidence(0, 5)  # float32 throughout would tie them at 0.0
 
