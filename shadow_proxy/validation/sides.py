@@ -54,6 +54,11 @@ async def _events(client: aioredis.Redis, stream: str, scan: int) -> list[CdcEve
     return out
 
 
+async def capture_events(side: SideConnections, stream: str, scan: int = 2000) -> list[CdcEvent]:
+    """The newest `scan` events of one side's CDC stream, oldest first."""
+    return await _events(side.redis, stream, scan)
+
+
 async def capture_side(side: SideConnections, stream: str, comment_id: int, link_id: int | None,
                        scan: int = 2000) -> SideCapture:
     """All three stores concurrently; a store that fails is recorded as its exception."""

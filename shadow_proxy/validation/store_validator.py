@@ -25,7 +25,7 @@ from shadow_proxy.protocols import ShadowedWrite
 from shadow_proxy.validation.ordering import Book, EntityHistory, OrderBook, classify, version_gap
 from shadow_proxy.validation.projections import ScratchProjections
 from shadow_proxy.validation.resync import as_first_diverging, evict_entity, mismatched_paths
-from shadow_proxy.validation.sides import SideCapture, SideConnections, capture_side
+from shadow_proxy.validation.sides import SideCapture, SideConnections, capture_events, capture_side
 from sister_stores.addresses import StoreAddresses
 from sister_stores.capture import CdcEvent
 from sister_stores.databases import readonly_dsn
@@ -66,6 +66,12 @@ def _log_behind(prod: SideCapture, mine: list[CdcEvent], entity: str) -> str | N
         return (f"production committed version {prod.postgres.version} of {entity} but its CDC log shows "
                 f"{published}: a write is between commit and publish (or was never published)")
     return None
+
+
+def _link_count(state: Any) -> str | None:
+    """The link's num_comments data row in a postgres capture (None: absent or unreadable)."""
+    data = getattr(state, "link_data", ()) or ()
+    return next((value for key, value, _ in data if key == "num_comments"), None)
 
 
 def _link_creates(events: list[CdcEvent], link: str) -> list[CdcEvent]:
@@ -201,6 +207,8 @@ class StoreValidator:
             await self.order.mark_applied(f"link:{link}", write.request_id)
             link_quiet = not any(_stream_pos(e.stream_id) > _stream_pos(own.stream_id)
                                  for e in _link_creates(prod.events, link))
+            if link_quiet and _link_count(prod.postgres) != _link_count(sis.postgres):
+                link_quiet = await self._link_settles_quiet(link, own, time.monotonic() + self._settle_s)
         scope = scope_for(write.endpoint, own_changes if isinstance(own_changes, dict) else {}, later,
                           account_id=account_id, link_quiet=link_quiet)
         # How long the legacy's cache entry had been counting down when it was captured.
@@ -329,6 +337,21 @@ class StoreValidator:
             match = next((e for e in mine if e.fields.get("version") == own.fields.get("version")
                           and e.fields.get("request_id") in (None, "", write.request_id)), None)
         return match
+
+    async def _link_settles_quiet(self, link: str, own: CdcEvent, deadline: float) -> bool:
+        """The link's counters differ although its log shows no later create: a later create may be
+        committed and not yet published (the legacy commits, then publishes). Poll production's log
+        until one shows up (not quiet: the counter is out of this write's scope) or the settle time
+        ends (quiet: the counter is compared, and a rewrite that missed it is a mismatch)."""
+        assert self._prod is not None
+        delay = 0.01
+        while time.monotonic() < deadline:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
+            events = await capture_events(self._prod, self._stream, self._scan)
+            if any(_stream_pos(e.stream_id) > _stream_pos(own.stream_id) for e in _link_creates(events, link)):
+                return False
+        return True
 
     async def _link_race(self, write: ShadowedWrite, events: list[CdcEvent], own: CdcEvent | None,
                          link_hist: EntityHistory | None) -> str | None:
