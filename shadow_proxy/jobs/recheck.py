@@ -4,13 +4,17 @@ A read mismatch between the legacy's primary answer L1 and the rewrite's answer 
 write landing in between, or a bug. The runner reads both sides again, the rewrite first (N2),
 then the legacy (L2), for up to `rounds` rounds. The verdict is `raced` only when
 
-- every field where N1 differed from L1 is one the legacy itself changed between its answers, and
+- every field where N1 differed from L1 is one the legacy itself changed between its answers (a
+  list whose members the legacy changed, a comment added or re-sorted, counts as changed as a
+  whole: positions shift, and the rewrite may have answered from a state in between that the
+  legacy never showed, say after a create and before its votes), and
 - in some round the rewrite's re-read agrees with the legacy's re-read (the rewrite converged on
   the legacy's newer state).
 
-It is `mismatch` when a differing field is one the legacy never changed, when the legacy answers
-the same again while the rewrite still disagrees, or when no round converges (a bug in the very
-field a write changed keeps disagreeing). Without a rewrite re-read, N1 must hold L2's value in
+It is `mismatch` when a differing field is one the legacy never changed, when both sides answer
+the same again (for at least `settle_s`) while they still disagree, or when no round converges (a bug in the very
+field a write changed keeps disagreeing). A rewrite whose answers still move is catching up with
+writes queued on its side (shadows run concurrently, so it may lag its legacy): it is read again. Without a rewrite re-read, N1 must hold L2's value in
 every differing field. All reads are kept in the record's context.
 
 Learned noise: a field that changed between every pair of legacy answers and on which the rewrite
@@ -21,6 +25,8 @@ teaches nothing.
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -33,13 +39,16 @@ LearnFn = Callable[[str, Observation, Observation, set[str]], Any]
 
 RACED_READ = ("raced: every differing field is one the legacy itself changed between its answers (a write "
               "landed in between), and the rewrite's re-read agreed with the legacy's")
-DEFAULT_ROUNDS = 3
+DEFAULT_ROUNDS = 8  # with the runner's doubling backoff, up to about 2 s for a busy thread's writes to land
+# `...children[3]` added or removed, or `...children[3].data.name` replaced: the list (group 1) changed members
+_LIST_MEMBER = re.compile(r"^(.*)\[\d+\](?:(?:\.data)?\.(?:id|name))?$")
 
 
 @dataclass(frozen=True)
 class RecheckReads:
     legacy: Observation                 # the legacy read again, after the rewrite's re-read
     new: Observation | None = None      # the rewrite read again (None: not configured)
+    at: float = field(default_factory=time.monotonic)  # when the round's reads were done
 
 
 def standing_paths(record: VerdictRecord) -> list[str]:
@@ -48,6 +57,15 @@ def standing_paths(record: VerdictRecord) -> list[str]:
         return []
     # a comparator that reports no field paths: the whole value differs
     return sorted({d.path for d in record.differences if d.ignored_by is None}) or ["$"]
+
+
+def with_reshuffled_lists(paths: set[str]) -> set[str]:
+    """`paths` plus every list whose members changed: when a thing is added, removed or re-sorted,
+    positions shift, so each field at any position of that list is the legacy's own change. Only
+    convergence (the rewrite agreeing with a later legacy answer) then makes it a race: a wrong
+    order or value that persists never converges."""
+    lists = {m.group(1) for m in map(_LIST_MEMBER.match, paths) if m is not None}
+    return paths | lists
 
 
 def covered(path: str, paths: Iterable[str]) -> bool:
@@ -80,10 +98,14 @@ class Recheck:
     changed: set[str] = field(default_factory=set)            # fields the legacy changed across its answers
     noisy: set[str] | None = None                              # changed every round, never agreed on
     rounds: list[dict[str, Any]] = field(default_factory=list)
+    settle_s: float = 0.0  # how long both sides must answer the same before a disagreement stands
 
     def __post_init__(self) -> None:
         self.d1 = standing_paths(self.record)
         self.legacy_last = self.l1
+        self.new_last = self.n1
+        self.quiet_since: float | None = None  # neither side has moved since then
+        self.last_at: float | None = None
 
     def step(self, reads: RecheckReads) -> VerdictRecord | None:
         """The verdict after this round, or None: read again (the legacy is still moving)."""
@@ -94,13 +116,22 @@ class Recheck:
             return self._keep(f"the legacy recheck failed ({l2.error}): kept as a mismatch")
         moved = self.compare(self.path, self.legacy_last, l2)
         ctx["legacy_vs_its_previous_answer"] = _brief(moved)
-        moved_paths = set(standing_paths(moved))
+        moved_fields = set(standing_paths(moved))
+        moved_paths = with_reshuffled_lists(moved_fields)
         self.changed |= moved_paths
         self.legacy_last = l2
         again = None
+        new_moved = False
         if n2 is not None and not n2.raised:  # compared first, so the record holds every read
             again = self.compare(self.path, l2, n2)
             ctx["rewrite_again_vs_legacy_again"] = _brief(again)
+            new_moved = bool(standing_paths(self.compare(self.path, self.new_last, n2)))
+            self.new_last = n2
+        previous_at, self.last_at = self.last_at, reads.at
+        if moved_paths or new_moved:
+            self.quiet_since = None
+        elif self.quiet_since is None:
+            self.quiet_since = previous_at if previous_at is not None else reads.at
         if not self.changed:
             return self._keep("the legacy answered the same when read again: not a race")
         unchanged = [p for p in self.d1 if not covered(p, self.changed)]
@@ -120,12 +151,12 @@ class Recheck:
         d2 = standing_paths(again)
         if not d2:
             return self._raced()
-        round_noise = {p for p in d2 if covered(p, moved_paths)}
+        # noise is learned from fields that changed themselves, never from a whole reshuffled list
+        round_noise = {p for p in d2 if covered(p, moved_fields)}
         self.noisy = round_noise if self.noisy is None else {p for p in self.noisy if covered(p, round_noise)}
-        if not moved_paths:
-            return self._keep("the legacy answered the same again and the rewrite still disagrees: "
-                              + ", ".join(d2[:5]))
-        return None
+        if self.quiet_since is not None and reads.at - self.quiet_since >= self.settle_s:
+            return self._keep("both sides answered the same again and still disagree: " + ", ".join(d2[:5]))
+        return None  # a side is still moving (or not yet quiet for long enough): read again
 
     def give_up(self) -> VerdictRecord:
         """No round converged: the rewrite never agreed with the legacy while it kept changing."""
@@ -145,9 +176,10 @@ class Recheck:
 
 
 def judge_recheck(compare: CompareFn, path: str, record: VerdictRecord, l1: Observation, n1: Observation,
-                  reads: RecheckReads | Iterable[RecheckReads], *, learn: LearnFn | None = None) -> VerdictRecord:
+                  reads: RecheckReads | Iterable[RecheckReads], *, learn: LearnFn | None = None,
+                  settle_s: float = 0.0) -> VerdictRecord:
     """The verdict for a read `record` (a mismatch of L1 vs N1) given the rounds of re-reads."""
-    check = Recheck(compare, path, record, l1, n1, learn)
+    check = Recheck(compare, path, record, l1, n1, learn, settle_s=settle_s)
     for one in ([reads] if isinstance(reads, RecheckReads) else reads):
         verdict = check.step(one)
         if verdict is not None:

@@ -30,7 +30,9 @@ from shadow_proxy.protocols import Comparator, RaisedHook, ShadowedWrite, WriteV
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # ProxySettings.max_shadow_response_bytes
 MAX_SHADOW_RESPONSE = DEFAULT_MAX_RESPONSE_BYTES  # (old name)
 TOO_LARGE_ERROR = "ResponseTooLarge"
-RECHECK_BACKOFF_S = 0.05
+RECHECK_BACKOFF_S = 0.05      # the first pause between rounds; it doubles each round up to the cap
+RECHECK_BACKOFF_MAX_S = 0.4
+RECHECK_SETTLE_S = 0.3        # both sides unchanged this long, and still different: the mismatch stands
 
 Emit = Callable[[str, VerdictRecord], Awaitable[None]]          # (endpoint, record)
 RecheckFn = Callable[[ComparisonJob], Awaitable[RecheckReads]]
@@ -164,11 +166,13 @@ class JobRunner:
         """Read both sides again, round after round while the legacy keeps changing (recheck.py)."""
         assert job.new is not None
         loop = asyncio.get_running_loop()
-        check = Recheck(self._compare_sync, job.path, record, job.legacy, job.new, self._learner())
+        check = Recheck(self._compare_sync, job.path, record, job.legacy, job.new, self._learner(),
+                        settle_s=RECHECK_SETTLE_S)
         try:
             for n in range(self._recheck_rounds):
                 if n:
-                    await asyncio.sleep(RECHECK_BACKOFF_S * n)  # let the write in flight land
+                    # let the writes in flight land, on either side
+                    await asyncio.sleep(min(RECHECK_BACKOFF_S * 2 ** (n - 1), RECHECK_BACKOFF_MAX_S))
                 assert self._recheck is not None  # only reached when a recheck was configured
                 try:
                     reads = await self._recheck(job)

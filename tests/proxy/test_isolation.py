@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from shadow_proxy.jobs.recheck import DEFAULT_ROUNDS
 from tests.proxy.conftest import metric, set_ramp, settle
 
 N = 20
@@ -100,7 +101,7 @@ async def test_read_bug_while_the_legacy_moves_stays_a_mismatch(proxy_factory, l
         rechecked = proxy.sink.records[1]
         assert "never agreed" in (rechecked.reason or "")
         rounds = rechecked.context["recheck"]["rounds"]
-        assert len(rounds) == 3 and all("rewrite_again_vs_legacy_again" in r for r in rounds)
+        assert len(rounds) == DEFAULT_ROUNDS and all("rewrite_again_vs_legacy_again" in r for r in rounds)
         # the legacy's own answers were compared and differed (the writes that landed)
         assert all(r["legacy_vs_its_previous_answer"]["verdict"] == "mismatch" for r in rounds)
 

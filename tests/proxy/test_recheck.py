@@ -125,3 +125,68 @@ def test_non_deterministic_legacy_fields_feed_the_learned_noise() -> None:
     # learned: the token alone no longer makes a mismatch
     final = comparator.compare(PATH, obs("legacy", tok(9, "x")), obs("new", tok(9, "y")))
     assert final.verdict is VerdictKind.IGNORED
+
+
+def test_a_comment_sorted_in_ahead_and_voted_on_between_the_reads_is_raced() -> None:
+    # L1 before a create; the rewrite answered after the create and before its vote; the legacy's
+    # re-read shows it voted. Slot 0 holds another thing in each answer, and the score there is 2
+    # in both of the legacy's answers by coincidence: the slot as a whole is the legacy's change.
+    l1 = listing({"t1_b": 2, "t1_c": 3})
+    between = listing({"t1_new": 1, "t1_b": 2, "t1_c": 3})
+    voted = listing({"t1_new": 2, "t1_b": 2, "t1_c": 3})
+    record = judge(Comparator(), l1, between, voted, voted)
+    assert record.verdict is VerdictKind.RACED, record.reason
+
+
+def test_a_wrong_score_in_a_slot_the_legacy_refilled_stays_a_mismatch_when_the_rewrite_never_agrees() -> None:
+    l1 = listing({"t1_b": 2, "t1_c": 3})
+    legacy_after = listing({"t1_new": 2, "t1_b": 2, "t1_c": 3})
+    wrong = listing({"t1_new": 7, "t1_b": 2, "t1_c": 3})  # the rewrite's bug: the new comment's score
+    record = judge(Comparator(), l1, wrong, legacy_after, wrong, (legacy_after, wrong))
+    assert record.verdict is VerdictKind.MISMATCH
+    assert "score" in str(record.differences) and "recheck" in (record.reason or "")
+
+
+def test_a_new_comment_shown_first_in_a_state_the_legacy_never_showed_is_raced_once_the_rewrite_agrees() -> None:
+    # sort=controversial: the rewrite answered while the new comment had an up and a down vote
+    # (first); the legacy's answers are before the create and after the down vote was taken back
+    # (last). Slot 0 holds t1_b in both legacy answers, yet the list's members changed.
+    l1 = listing({"t1_b": 2, "t1_c": 3})
+    between = listing({"t1_new": 1, "t1_b": 2, "t1_c": 3})
+    settled = listing({"t1_b": 2, "t1_c": 3, "t1_new": 2})
+    record = judge(Comparator(), l1, between, settled, settled)
+    assert record.verdict is VerdictKind.RACED, record.reason
+
+
+def test_a_wrong_order_that_persists_while_a_comment_is_added_stays_a_mismatch() -> None:
+    l1 = listing({"t1_b": 2, "t1_c": 3})
+    wrong = listing({"t1_c": 3, "t1_b": 2, "t1_new": 1})  # the rewrite's bug: b and c swapped
+    settled = listing({"t1_b": 2, "t1_c": 3, "t1_new": 1})
+    record = judge(Comparator(), l1, wrong, settled, wrong, (settled, wrong))
+    assert record.verdict is VerdictKind.MISMATCH, record.reason
+
+
+def _timed(comparator: Comparator, l1: dict, n1: dict, rounds: list[tuple[float, dict, dict]], settle_s: float):
+    a, b = obs("legacy", l1), obs("new", n1)
+    first = comparator.compare(PATH, a, b)
+    reads = [RecheckReads(obs("legacy", x), obs("new", y), at=t) for t, x, y in rounds]
+    return judge_recheck(lambda p, x, y: comparator.compare(p, x, y), PATH, first, a, b, reads, settle_s=settle_s)
+
+
+def test_a_rewrite_still_catching_up_is_read_again_until_it_agrees() -> None:
+    # the legacy settled at once; the rewrite's queued votes land over the next rounds
+    settled = listing({"t1_a": 3, "t1_new": 2})
+    rounds = [(0.0, settled, listing({"t1_a": 3})), (0.05, settled, listing({"t1_a": 3, "t1_new": 1})),
+              (0.15, settled, settled)]
+    record = _timed(Comparator(), listing({"t1_a": 2}), listing({"t1_a": 3}), rounds, settle_s=0.3)
+    assert record.verdict is VerdictKind.RACED, record.reason
+
+
+def test_both_sides_unchanged_for_the_settle_time_and_still_different_is_a_mismatch() -> None:
+    settled, wrong = listing({"t1_a": 3}), listing({"t1_a": 4})
+    rounds = [(0.0, settled, wrong), (0.1, settled, wrong), (0.2, settled, wrong), (0.45, settled, wrong),
+              (0.9, settled, wrong)]
+    record = _timed(Comparator(), listing({"t1_a": 2}), wrong, rounds, settle_s=0.3)
+    assert record.verdict is VerdictKind.MISMATCH
+    assert "answered the same again" in (record.reason or "")
+    assert len(record.context["recheck"]["rounds"]) == 4  # quiet from 0.1 s on: it stands at 0.45 s
