@@ -103,14 +103,16 @@ async def capture_memcached(host: str, port: int, key: str, timeout: float = 2.0
 
 
 async def capture_cdc(
-    client: aioredis.Redis, stream: str, *, fullname: str, request_id: str | None = None, scan: int = 2000
+    client: aioredis.Redis, stream: str, *, fullname: str | None = None, request_id: str | None = None,
+    scan: int = 2000
 ) -> list[CdcEvent]:
-    """Events for `fullname` (optionally only those of `request_id`) among the newest `scan` entries, oldest first."""
+    """Events for `fullname` (every thing's when None; optionally only those of `request_id`) among
+    the newest `scan` entries, oldest first."""
     entries = await client.xrevrange(stream, count=scan)
     out = []
     for stream_id, raw in entries:
         fields = {k.decode(): v.decode() for k, v in raw.items()}
-        if fields.get("fullname") != fullname:
+        if fullname is not None and fields.get("fullname") != fullname:
             continue
         if request_id is not None and fields.get("request_id") != request_id:
             continue

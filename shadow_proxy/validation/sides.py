@@ -13,7 +13,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sister_stores.addresses import StoreAddresses
-from sister_stores.capture import CacheEntry, CdcEvent, PostgresState, capture_memcached, capture_postgres
+from sister_stores.capture import (CacheEntry, CdcEvent, PostgresState, capture_cdc, capture_memcached,
+                                   capture_postgres)
 
 
 @dataclass(frozen=True)
@@ -47,16 +48,9 @@ def redis_client(url: str) -> aioredis.Redis:
                              retry_on_error=[RedisConnectionError, RedisTimeoutError])
 
 
-async def _events(client: aioredis.Redis, stream: str, scan: int) -> list[CdcEvent]:
-    entries = await client.xrevrange(stream, count=scan)
-    out = [CdcEvent(sid.decode(), {k.decode(): v.decode() for k, v in raw.items()}) for sid, raw in entries]
-    out.reverse()
-    return out
-
-
 async def capture_events(side: SideConnections, stream: str, scan: int = 2000) -> list[CdcEvent]:
     """The newest `scan` events of one side's CDC stream, oldest first."""
-    return await _events(side.redis, stream, scan)
+    return await capture_cdc(side.redis, stream, scan=scan)
 
 
 async def capture_side(side: SideConnections, stream: str, comment_id: int, link_id: int | None,
@@ -68,5 +62,5 @@ async def capture_side(side: SideConnections, stream: str, comment_id: int, link
 
     host, port = side.addresses.memcached_host_port
     results = await asyncio.gather(pg(), capture_memcached(host, port, f"comment:{comment_id}"),
-                                   _events(side.redis, stream, scan), return_exceptions=True)
+                                   capture_events(side, stream, scan), return_exceptions=True)
     return SideCapture(*results)
