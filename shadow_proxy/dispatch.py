@@ -14,9 +14,7 @@ Redis Stream for `tapcompare worker` processes (proxy.compare_mode = "stream").
 
 from __future__ import annotations
 
-import asyncio
 import time
-import weakref
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -37,6 +35,7 @@ from shadow_proxy.passthrough import end_to_end
 from shadow_proxy.protocols import Comparator, RaisedHook, VerdictSink, WriteValidator
 from shadow_proxy.ramp import RampState
 from shadow_proxy.routes import ParsedRequest, Unshadowable, is_read, parse_request
+from shadow_proxy.thread_order import ThreadOrder
 
 
 @dataclass(frozen=True)
@@ -94,9 +93,9 @@ class Shadower:
         self.runner = JobRunner(comparator, validator, raised, recheck=recheck,
                                 validate_timeout_s=target.validate_timeout_s)
         self.executor: ComparisonExecutor = StreamExecutor(publisher) if publisher else InlineExecutor(self)
-        # One shadow write per thread at a time: the rewrite then applies a thread's writes in the
-        # order the legacy answered them, and (inline) each validation sees the sister right after its write.
-        self._thread_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # One shadow write per thread at a time, in the order the legacy answered them, and reads
+        # after the writes before them; (inline) each validation sees the sister right after its write.
+        self._order = ThreadOrder()
 
     # The comparator and validator live in the runner; tests swap them here.
     @property
@@ -125,18 +124,27 @@ class Shadower:
             await self._skip(ex, skip.reason)
             return
         legacy_body = parse_body(ex.legacy_headers, ex.legacy_body)
-        if 200 <= ex.status < 300:
-            await self._guard("learn_links", self._links.learn(legacy_body))
-        key = await self._sticky_key(parsed, legacy_body)
-        if not self._ramp.sampled(ex.endpoint, key):
-            self._metrics.sampled.labels(ex.endpoint, "out").inc()
-            return
-        self._metrics.sampled.labels(ex.endpoint, "in").inc()
+        # One exchange at a time, in queue order, until it has its thread key and its place in the
+        # thread's order (thread_order.py): the key of a vote on a comment just created is learned
+        # from the create's exchange, which must therefore come first.
+        async with self._order.intake:
+            if 200 <= ex.status < 300:
+                await self._guard("learn_links", self._links.learn(legacy_body))
+            key = await self._sticky_key(parsed, legacy_body)
+            if not self._ramp.sampled(ex.endpoint, key):
+                self._metrics.sampled.labels(ex.endpoint, "out").inc()
+                return
+            self._metrics.sampled.labels(ex.endpoint, "in").inc()
+            read = is_read(ex.endpoint)
+            place = self._order.reserve_read(key) if read else self._order.admit_write(key)
         legacy = Observation("legacy", {"status": ex.status, "body": legacy_body}, duration_s=ex.legacy_duration_s)
-        if is_read(ex.endpoint):
+        if read:
+            # the writes the legacy answered before this read are in the rewrite first
+            await self._order.read_barrier(key, place)
             await self._read(ex, parsed, key, legacy)
         else:
-            await self._write(ex, parsed, key, legacy)
+            async with self._order.turn(key, place):
+                await self._write_serialised(ex, parsed, key, legacy)
 
     async def _sticky_key(self, parsed: ParsedRequest, legacy_body: object) -> str:
         """The thread's t3_ fullname when known (request, legacy response, link index), else the thing."""
@@ -173,13 +181,6 @@ class Shadower:
         new = await self._call_new(ex, CIMultiDict())
         await self.executor.submit(self._job(ex, "read", read_response_path(ex.endpoint), parsed.target or key,
                                              key, legacy, new=new))
-
-    async def _write(self, ex: Exchange, parsed: ParsedRequest, key: str, legacy: Observation) -> None:
-        lock = self._thread_locks.get(key)
-        if lock is None:
-            lock = self._thread_locks[key] = asyncio.Lock()
-        async with lock:
-            await self._write_serialised(ex, parsed, key, legacy)
 
     async def _write_serialised(self, ex: Exchange, parsed: ParsedRequest, key: str, legacy: Observation) -> None:
         if not 200 <= ex.status < 300:
