@@ -11,7 +11,8 @@ then the legacy (L2), for up to `rounds` rounds. The verdict is `raced` only whe
 - in some round the rewrite's re-read agrees with the legacy's re-read (the rewrite converged on
   the legacy's newer state).
 
-It is `mismatch` when a differing field is one the legacy never changed, when both sides answer
+It is `mismatch` when a differing field is one the legacy never changed (judged once the legacy
+stops moving: a legacy projection catching up may explain it in a later answer), when both sides answer
 the same again (for at least `settle_s`) while they still disagree, or when no round converges (a bug in the very
 field a write changed keeps disagreeing). A rewrite whose answers still move is catching up with
 writes queued on its side (shadows run concurrently, so it may lag its legacy): it is read again. Without a rewrite re-read, N1 must hold L2's value in
@@ -39,6 +40,7 @@ LearnFn = Callable[[str, Observation, Observation, set[str]], Any]
 
 RACED_READ = ("raced: every differing field is one the legacy itself changed between its answers (a write "
               "landed in between), and the rewrite's re-read agreed with the legacy's")
+UNEXPLAINED = "not explained by the legacy's own change between its answers: "
 DEFAULT_ROUNDS = 8  # with the runner's doubling backoff, up to about 2 s for a busy thread's writes to land
 # `...children[3]` added or removed, or `...children[3].data.name` replaced: the list (group 1) changed members
 _LIST_MEMBER = re.compile(r"^(.*)\[\d+\](?:(?:\.data)?\.(?:id|name))?$")
@@ -106,6 +108,7 @@ class Recheck:
         self.new_last = self.n1
         self.quiet_since: float | None = None  # neither side has moved since then
         self.last_at: float | None = None
+        self.unexplained: list[str] = []  # differing fields no legacy change has explained yet
 
     def step(self, reads: RecheckReads) -> VerdictRecord | None:
         """The verdict after this round, or None: read again (the legacy is still moving)."""
@@ -135,9 +138,11 @@ class Recheck:
         if not self.changed:
             return self._keep("the legacy answered the same when read again: not a race")
         unchanged = [p for p in self.d1 if not covered(p, self.changed)]
+        self.unexplained = unchanged
         if unchanged:
-            return self._keep("not explained by the legacy's own change between its answers: "
-                              + ", ".join(unchanged[:5]))
+            if moved_paths:
+                return None  # the legacy is still moving (a projection catching up): its next answer may explain
+            return self._keep(UNEXPLAINED + ", ".join(unchanged[:5]))
         if again is None:
             if n2 is not None:
                 ctx["rewrite_recheck_error"] = n2.error
@@ -162,7 +167,10 @@ class Recheck:
         """No round converged: the rewrite never agreed with the legacy while it kept changing."""
         if self.learn is not None and self.noisy:
             self.learn(self.path, self.l1, self.legacy_last, set(self.noisy))
-        return self._keep(f"the rewrite never agreed with the legacy in {len(self.rounds)} re-reads")
+        why = f"the rewrite never agreed with the legacy in {len(self.rounds)} re-reads"
+        if self.unexplained:
+            why += "; " + UNEXPLAINED + ", ".join(self.unexplained[:5])
+        return self._keep(why)
 
     def _context(self) -> dict[str, Any]:
         return {**self.record.context, "recheck": {"rounds": self.rounds, "legacy_changed": sorted(self.changed)[:50]}}

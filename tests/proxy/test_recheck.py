@@ -190,3 +190,24 @@ def test_both_sides_unchanged_for_the_settle_time_and_still_different_is_a_misma
     assert record.verdict is VerdictKind.MISMATCH
     assert "answered the same again" in (record.reason or "")
     assert len(record.context["recheck"]["rounds"]) == 4  # quiet from 0.1 s on: it stands at 0.45 s
+
+
+def test_a_legacy_still_catching_up_can_explain_a_field_in_a_later_answer() -> None:
+    # the rewrite shows a new comment at once; the legacy's projection adds it one round later
+    l1 = listing({"t1_b": 2, "t1_c": 3})
+    shown = listing({"t1_new": 5, "t1_b": 2, "t1_c": 3})
+    moving = listing({"t1_b": 3, "t1_c": 3})  # another vote landed first: the legacy moved elsewhere
+    caught_up = listing({"t1_new": 5, "t1_b": 3, "t1_c": 3})
+    record = judge(Comparator(), l1, shown, moving, listing({"t1_new": 5, "t1_b": 3, "t1_c": 3}),
+                   (caught_up, caught_up))
+    assert record.verdict is VerdictKind.RACED, record.reason
+
+
+def test_a_field_the_legacy_never_explains_is_a_mismatch_once_it_settles() -> None:
+    l1 = listing({"t1_a": 1, "t1_b": 5})
+    buggy = listing({"t1_a": 1, "t1_b": 5}, {"t1_b": "wrong"})
+    moving, settled = listing({"t1_a": 2, "t1_b": 5}), listing({"t1_a": 3, "t1_b": 5})
+    record = judge(Comparator(), l1, buggy, moving, buggy, (settled, buggy), (settled, buggy))
+    assert record.verdict is VerdictKind.MISMATCH
+    assert "not explained" in (record.reason or "") and "body" in (record.reason or "")
+    assert len(record.context["recheck"]["rounds"]) == 3  # read again while the legacy moved, then it stood
