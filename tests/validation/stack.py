@@ -5,7 +5,7 @@ the rewrite in tap mode (production read-only, writes to sister), the proxy at 1
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -16,6 +16,7 @@ from diff_reports.types import VerdictKind, VerdictRecord
 from shadow_proxy.app import PROXY
 from shadow_proxy.sinks import InMemorySink
 from shadow_proxy.wiring import Parts
+from sister_stores.addresses import StoreAddresses
 from tests.contract.seed import THREADS_DIR
 from tests.proxy.conftest import ADMIN_TOKEN, ProxyHandle, serve, set_ramp
 from tests.support.stores import READONLY_ROLE, StoreSets
@@ -72,33 +73,37 @@ class Stack:
         return [r for r in self.sink.records if r.verdict is verdict]
 
 
+Seeder = Callable[[StoreAddresses, Settings], Awaitable[None]]
+
+
 @asynccontextmanager
-async def running_stack(stores: StoreSets, accounts: tuple[str, ...] = ("alice", "bob", "carol"),
-                        start: float = 1_700_000_000.0, threads_dir=THREADS_DIR,
-                        threads: tuple[str, ...] = (THREAD,)) -> AsyncIterator[Stack]:
+async def serving_stack(stores: StoreSets, seeder: Seeder, *, secret: str = SECRET, start: float = 1_700_000_000.0,
+                        rewrite_on_clock: bool = False, queue_size: int | None = None,
+                        keep: int = 1_000_000) -> AsyncIterator[Stack]:
+    """The stack over production as `seeder` leaves it. `rewrite_on_clock`: the rewrite reads the
+    legacy's clock too (score hiding depends on the read time), instead of the proxy's request time."""
     from legacy_adapter.app import create_app as legacy_app
-    from legacy_adapter.seeding import seed
-    from legacy_adapter.store import LegacyStores
     from new_comments_service.app import create_app as new_app
 
-    settings = Settings(new_service=NewServiceSettings(mode="tap", tap_secret=SECRET, readonly_role=READONLY_ROLE,
+    settings = Settings(new_service=NewServiceSettings(mode="tap", tap_secret=secret, readonly_role=READONLY_ROLE,
                                                        memcached_pool_threads=4))
     prod = stores.production
-    st = await LegacyStores.open(prod.postgres, prod.memcached_host_port, prod.redis, settings.stores.cdc_stream)
-    try:
-        await seed(st, threads_dir, list(threads), accounts)
-    finally:
-        await st.close()
+    await seeder(prod, settings)
     clock = Clock(start)
     runners = []
     try:
         legacy_runner, legacy_url = await serve(legacy_app(prod, settings, clock=clock, consume=True))
         runners.append(legacy_runner)
-        new_runner, new_url = await serve(new_app(settings, prod, stores.sister))
+        rewrite = new_app(settings, prod, stores.sister, clock=clock) if rewrite_on_clock else \
+            new_app(settings, prod, stores.sister)
+        new_runner, new_url = await serve(rewrite)
         runners.append(new_runner)
-        proxy_settings = settings.proxy.model_copy(update={"admin_token": ADMIN_TOKEN, "guard_enabled": False,
-                                                           "queue_size": 5000, "ramp_redis": stores.sister.redis})
-        sink = InMemorySink(keep=1_000_000)
+        overrides: dict[str, object] = {"admin_token": ADMIN_TOKEN, "guard_enabled": False,
+                                        "ramp_redis": stores.sister.redis}
+        if queue_size is not None:
+            overrides["queue_size"] = queue_size
+        proxy_settings = settings.proxy.model_copy(update=overrides)
+        sink = InMemorySink(keep=keep)
         # The proxy `proxy serve` runs (comparator and 18-path validator from the composition root),
         # with an in-memory sink instead of the results store.
         parts = Parts(settings.model_copy(update={"proxy": proxy_settings}), stores=(prod, stores.sister))
@@ -112,3 +117,22 @@ async def running_stack(stores: StoreSets, accounts: tuple[str, ...] = ("alice",
     finally:
         for runner in reversed(runners):
             await runner.cleanup()
+
+
+@asynccontextmanager
+async def running_stack(stores: StoreSets, accounts: tuple[str, ...] = ("alice", "bob", "carol"),
+                        start: float = 1_700_000_000.0, threads_dir=THREADS_DIR,
+                        threads: tuple[str, ...] = (THREAD,)) -> AsyncIterator[Stack]:
+    """The stack over real threads seeded into production."""
+    from legacy_adapter.seeding import seed
+    from legacy_adapter.store import LegacyStores
+
+    async def seed_threads(prod: StoreAddresses, settings: Settings) -> None:
+        st = await LegacyStores.open(prod.postgres, prod.memcached_host_port, prod.redis, settings.stores.cdc_stream)
+        try:
+            await seed(st, threads_dir, list(threads), accounts)
+        finally:
+            await st.close()
+
+    async with serving_stack(stores, seed_threads, start=start, queue_size=5000) as stack:
+        yield stack

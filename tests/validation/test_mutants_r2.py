@@ -7,19 +7,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import aiohttp
 import pytest
 
-from config import NewServiceSettings, Settings
 from diff_reports.types import VerdictKind
-from shadow_proxy.app import PROXY
-from shadow_proxy.sinks import InMemorySink
-from shadow_proxy.wiring import Parts
 from tests.contract.seed import R2_LINK, R2_NAMES, T0, seed_store_set
-from tests.proxy.conftest import ADMIN_TOKEN, ProxyHandle, serve, set_ramp
-from tests.support.stores import READONLY_ROLE, StoreSets
+from tests.support.stores import StoreSets
 from tests.validation.mutants_r2 import MUTANTS, Mutant
-from tests.validation.stack import Clock, Stack
+from tests.validation.stack import Stack, serving_stack
 
 SECRET = "r2-mutants-tap-secret"
 LINK36 = R2_LINK[3:]
@@ -29,34 +23,9 @@ LINK36 = R2_LINK[3:]
 async def r2_stack(stores: StoreSets) -> AsyncIterator[Stack]:
     """Legacy + rewrite (tap mode, on the legacy's clock: score hiding depends on the read time) +
     proxy at 100% with the 18-path validator, over the contract seed (real threads + the r2 thread)."""
-    from legacy_adapter.app import create_app as legacy_app
-    from new_comments_service.app import create_app as new_app
-
-    settings = Settings(new_service=NewServiceSettings(mode="tap", tap_secret=SECRET, readonly_role=READONLY_ROLE,
-                                                       memcached_pool_threads=4))
-    prod = stores.production
-    await seed_store_set(prod, settings)
-    clock = Clock(T0)
-    runners = []
-    try:
-        legacy_runner, legacy_url = await serve(legacy_app(prod, settings, clock=clock, consume=True))
-        runners.append(legacy_runner)
-        new_runner, new_url = await serve(new_app(settings, prod, stores.sister, clock=clock))
-        runners.append(new_runner)
-        proxy_settings = settings.proxy.model_copy(update={"admin_token": ADMIN_TOKEN, "guard_enabled": False,
-                                                           "ramp_redis": stores.sister.redis})
-        sink = InMemorySink(keep=100_000)
-        parts = Parts(settings.model_copy(update={"proxy": proxy_settings}), stores=(prod, stores.sister))
-        app = parts.proxy_app(sink=sink, legacy_url=legacy_url, new_url=new_url, with_capture=False)
-        proxy_runner, url = await serve(app)
-        runners.append(proxy_runner)
-        handle = ProxyHandle(url, app[PROXY], sink)
-        await set_ramp(handle, create=100, update=100, increment=100, info=100, comments=100, morechildren=100)
-        async with aiohttp.ClientSession() as session:
-            yield Stack(url, handle, sink, clock, session)
-    finally:
-        for runner in reversed(runners):
-            await runner.cleanup()
+    async with serving_stack(stores, seed_store_set, secret=SECRET, start=T0, rewrite_on_clock=True,
+                             keep=100_000) as stack:
+        yield stack
 
 
 async def _get(stack: Stack, path: str, **query: str) -> None:
