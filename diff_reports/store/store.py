@@ -10,6 +10,8 @@ Timings convention (VerdictRecord.timings): `legacy_s` / `new_s` seconds (or `le
 
 from __future__ import annotations
 
+import asyncio
+
 import datetime as dt
 import json
 from dataclasses import dataclass, field
@@ -169,8 +171,14 @@ class ResultsStore:
             await migrate(conn)
         return cls(pool, examples_per_group)
 
-    async def close(self) -> None:
-        await self.pool.close()
+    async def close(self, timeout: float = 10.0) -> None:
+        """Close the pool; a connection that does not come back in time (the database refusing
+        connections while the pool restores its floor, a query stuck on a dead server) is cut, so
+        a shutdown never hangs."""
+        try:
+            await asyncio.wait_for(self.pool.close(), timeout)
+        except TimeoutError:
+            self.pool.terminate()
 
     async def write_batch(self, items: list[tuple[VerdictRecord, str | None]]) -> None:
         """Store a batch of (record, new-service version) in one transaction."""
