@@ -80,10 +80,15 @@ def _controversy(ups: int, downs: int) -> float:
 
 
 def _things(body: Any) -> list[dict[str, Any]]:
+    """The things of a write's or more-children's answer (`json.data.things`) or of /api/info's
+    listing (`data.children`)."""
     try:
         things = body["json"]["data"]["things"]
     except (KeyError, TypeError):
-        return []
+        try:
+            things = body["data"]["children"]
+        except (KeyError, TypeError):
+            return []
     return [t for t in things if isinstance(t, dict)] if isinstance(things, list) else []
 
 

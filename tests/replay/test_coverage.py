@@ -101,7 +101,7 @@ def test_every_branch_is_a_row_even_at_zero() -> None:
 PRESENT = ("edit.in_window_silent", "edit.in_window_voted", "edit.after_window", "edit.noop", "vote.self",
            "vote.change", "vote.unvote", "create.reply_to_deleted_refused", "listing.deleted_with_replies",
            "listing.more_limit", "listing.more_depth", "ties.confidence", "ties.top", "ties.controversial",
-           "confidence.float32_order", "text.non_nfc", "text.bidi", "json.raw")
+           "confidence.float32_order", "text.non_nfc", "text.bidi", "json.raw", "listing.spam_removed")
 
 
 async def test_the_probes_reach_the_legacys_branches(replay_settings, replay_stores, small_dataset, tmp_path) -> None:
@@ -118,3 +118,23 @@ async def test_the_probes_reach_the_legacys_branches(replay_settings, replay_sto
     assert "## Behaviour coverage" in result.reports["md"].read_text()
     assert 'data-branch="confidence.float32_order"' in result.reports["html"].read_text()
     assert json.loads((result.reports["json"].parent / "coverage.json").read_text()) == report["behaviour_coverage"]
+
+
+def test_info_answers_are_counted_like_listings() -> None:
+    # /api/info answers a Listing (data.children), not json.data.things: its spam comment rendered
+    # as [removed] and its escaped body count, as they do in a thread listing.
+    cov = coverage_for([
+        {"kind": "comment", "fullname": "t1_s", "link": LINK, "parent": LINK, "author": "ann", "body": "spam!",
+         "score": 1, "spam": True},
+        {"kind": "comment", "fullname": "t1_h", "link": LINK, "parent": LINK, "author": "bob", "body": "a < b",
+         "score": 1},
+    ])
+    info = {"kind": "Listing", "data": {"children": [_t1("t1_s", 1, body="[removed]"),
+                                                     _t1("t1_h", 1, body="a &lt; b")]}}
+    cov.observe({"op": "read_info", "ids": ["t1_s", "t1_h"]}, {}, 200, info)
+    assert cov.counts["listing.spam_removed"] == 1
+    assert cov.counts["json.escaped"] == 1
+    # the spam comment shown as written (its author reading) is not the branch
+    cov.observe({"op": "read_info", "ids": ["t1_s"]}, {}, 200,
+                {"kind": "Listing", "data": {"children": [_t1("t1_s", 1, body="spam!")]}})
+    assert cov.counts["listing.spam_removed"] == 1
