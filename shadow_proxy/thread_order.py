@@ -38,9 +38,7 @@ class ThreadOrder:
     async def read_barrier(self, key: str, count: int) -> None:
         """Until the `count` writes admitted before the read have finished."""
         try:
-            if self._done.get(key, 0) < count:
-                async with self._changed:
-                    await self._changed.wait_for(lambda: self._done.get(key, 0) >= count)
+            await self._until_done(key, count)
         finally:
             self._waiting[key] -= 1
             if not self._waiting[key]:
@@ -51,15 +49,18 @@ class ThreadOrder:
     async def turn(self, key: str, ticket: int) -> AsyncIterator[None]:
         """The write's turn: after every earlier write of its thread; always marked finished."""
         try:
-            if self._done.get(key, 0) < ticket:  # the counts stay: this write is pending
-                async with self._changed:
-                    await self._changed.wait_for(lambda: self._done.get(key, 0) >= ticket)
+            await self._until_done(key, ticket)  # the counts stay meanwhile: this write is pending
             yield
         finally:
             self._done[key] = self._done.get(key, 0) + 1  # first, so a cancelled notify loses nothing
             self._forget_if_idle(key)
             async with self._changed:
                 self._changed.notify_all()
+
+    async def _until_done(self, key: str, count: int) -> None:
+        if self._done.get(key, 0) < count:
+            async with self._changed:
+                await self._changed.wait_for(lambda: self._done.get(key, 0) >= count)
 
     def _forget_if_idle(self, key: str) -> None:
         """Nothing of the thread pending and nobody waiting: its counts restart at 0."""

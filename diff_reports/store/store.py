@@ -11,7 +11,6 @@ Timings convention (VerdictRecord.timings): `legacy_s` / `new_s` seconds (or `le
 from __future__ import annotations
 
 import asyncio
-
 import datetime as dt
 import json
 from dataclasses import dataclass, field

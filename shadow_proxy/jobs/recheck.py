@@ -12,11 +12,12 @@ then the legacy (L2), for up to `rounds` rounds. The verdict is `raced` only whe
   the legacy's newer state).
 
 It is `mismatch` when a differing field is one the legacy never changed (judged once the legacy
-stops moving: a legacy projection catching up may explain it in a later answer), when both sides answer
-the same again (for at least `settle_s`) while they still disagree, or when no round converges (a bug in the very
-field a write changed keeps disagreeing). A rewrite whose answers still move is catching up with
-writes queued on its side (shadows run concurrently, so it may lag its legacy): it is read again. Without a rewrite re-read, N1 must hold L2's value in
-every differing field. All reads are kept in the record's context.
+stops moving: a legacy projection catching up may explain it in a later answer), when both sides
+answer the same again (for at least `settle_s`) while they still disagree, or when no round
+converges (a bug in the very field a write changed keeps disagreeing). A rewrite whose answers
+still move is catching up with writes queued on its side: it is read again. Without a rewrite
+re-read, N1 must hold L2's value in every differing field. All reads are kept in the record's
+context.
 
 Learned noise: a field that changed between every pair of legacy answers and on which the rewrite
 never agreed is non-deterministic (a per-request token), not a write: it is taught to the learned
@@ -141,7 +142,7 @@ class Recheck:
         self.unexplained = unchanged
         if unchanged:
             if moved_paths:
-                return None  # the legacy is still moving (a projection catching up): its next answer may explain
+                return None  # the legacy still moves (a projection catching up): a later answer may explain
             return self._keep(UNEXPLAINED + ", ".join(unchanged[:5]))
         if again is None:
             if n2 is not None:

@@ -79,6 +79,11 @@ def _link_creates(events: list[CdcEvent], link: str) -> list[CdcEvent]:
     return [e for e in events if e.fields.get("type") == "comment_created" and e.fields.get("link") == link]
 
 
+def _created_after(events: list[CdcEvent], link: str, own: CdcEvent) -> bool:
+    """Whether the log holds a create on `link` later than `own`."""
+    return any(_stream_pos(e.stream_id) > _stream_pos(own.stream_id) for e in _link_creates(events, link))
+
+
 def _version(event: CdcEvent) -> int | None:
     try:
         return int(event.fields["version"])
@@ -205,10 +210,9 @@ class StoreValidator:
         if write.endpoint == "create" and own is not None:
             link = own.fields.get("link", write.link)
             await self.order.mark_applied(f"link:{link}", write.request_id)
-            link_quiet = not any(_stream_pos(e.stream_id) > _stream_pos(own.stream_id)
-                                 for e in _link_creates(prod.events, link))
+            link_quiet = not _created_after(prod.events, link, own)
             if link_quiet and _link_count(prod.postgres) != _link_count(sis.postgres):
-                link_quiet = await self._link_settles_quiet(link, own, time.monotonic() + self._settle_s)
+                link_quiet = await self._link_settles_quiet(link, own)
         scope = scope_for(write.endpoint, own_changes if isinstance(own_changes, dict) else {}, later,
                           account_id=account_id, link_quiet=link_quiet)
         # How long the legacy's cache entry had been counting down when it was captured.
@@ -338,18 +342,18 @@ class StoreValidator:
                           and e.fields.get("request_id") in (None, "", write.request_id)), None)
         return match
 
-    async def _link_settles_quiet(self, link: str, own: CdcEvent, deadline: float) -> bool:
+    async def _link_settles_quiet(self, link: str, own: CdcEvent) -> bool:
         """The link's counters differ although its log shows no later create: a later create may be
         committed and not yet published (the legacy commits, then publishes). Poll production's log
         until one shows up (not quiet: the counter is out of this write's scope) or the settle time
         ends (quiet: the counter is compared, and a rewrite that missed it is a mismatch)."""
         assert self._prod is not None
+        deadline = time.monotonic() + self._settle_s
         delay = 0.01
         while time.monotonic() < deadline:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.2)
-            events = await capture_events(self._prod, self._stream, self._scan)
-            if any(_stream_pos(e.stream_id) > _stream_pos(own.stream_id) for e in _link_creates(events, link)):
+            if _created_after(await capture_events(self._prod, self._stream, self._scan), link, own):
                 return False
         return True
 

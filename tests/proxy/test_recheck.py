@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from diff_reports.comparator import Comparator
 from diff_reports.noise import LearnedNoise
 from diff_reports.types import Observation, VerdictKind
@@ -127,14 +129,19 @@ def test_non_deterministic_legacy_fields_feed_the_learned_noise() -> None:
     assert final.verdict is VerdictKind.IGNORED
 
 
-def test_a_comment_sorted_in_ahead_and_voted_on_between_the_reads_is_raced() -> None:
-    # L1 before a create; the rewrite answered after the create and before its vote; the legacy's
-    # re-read shows it voted. Slot 0 holds another thing in each answer, and the score there is 2
-    # in both of the legacy's answers by coincidence: the slot as a whole is the legacy's change.
+@pytest.mark.parametrize("between, settled", [
+    # sorted in ahead and voted on between the reads: slot 0 holds another thing in each answer, and
+    # the score there is 2 in both of the legacy's answers by coincidence
+    ({"t1_new": 1, "t1_b": 2, "t1_c": 3}, {"t1_new": 2, "t1_b": 2, "t1_c": 3}),
+    # sort=controversial: first while it had an up and a down vote, last once the down vote was
+    # taken back; slot 0 holds t1_b in both legacy answers, yet the list's members changed
+    ({"t1_new": 1, "t1_b": 2, "t1_c": 3}, {"t1_b": 2, "t1_c": 3, "t1_new": 2}),
+], ids=["sorted_in_ahead", "first_then_last"])
+def test_a_new_comment_seen_in_a_state_the_legacy_never_showed_is_raced_once_the_rewrite_agrees(
+        between: dict, settled: dict) -> None:
+    # L1 before the create; the rewrite answered in between; the legacy's re-read shows it settled
     l1 = listing({"t1_b": 2, "t1_c": 3})
-    between = listing({"t1_new": 1, "t1_b": 2, "t1_c": 3})
-    voted = listing({"t1_new": 2, "t1_b": 2, "t1_c": 3})
-    record = judge(Comparator(), l1, between, voted, voted)
+    record = judge(Comparator(), l1, listing(between), listing(settled), listing(settled))
     assert record.verdict is VerdictKind.RACED, record.reason
 
 
@@ -145,17 +152,6 @@ def test_a_wrong_score_in_a_slot_the_legacy_refilled_stays_a_mismatch_when_the_r
     record = judge(Comparator(), l1, wrong, legacy_after, wrong, (legacy_after, wrong))
     assert record.verdict is VerdictKind.MISMATCH
     assert "score" in str(record.differences) and "recheck" in (record.reason or "")
-
-
-def test_a_new_comment_shown_first_in_a_state_the_legacy_never_showed_is_raced_once_the_rewrite_agrees() -> None:
-    # sort=controversial: the rewrite answered while the new comment had an up and a down vote
-    # (first); the legacy's answers are before the create and after the down vote was taken back
-    # (last). Slot 0 holds t1_b in both legacy answers, yet the list's members changed.
-    l1 = listing({"t1_b": 2, "t1_c": 3})
-    between = listing({"t1_new": 1, "t1_b": 2, "t1_c": 3})
-    settled = listing({"t1_b": 2, "t1_c": 3, "t1_new": 2})
-    record = judge(Comparator(), l1, between, settled, settled)
-    assert record.verdict is VerdictKind.RACED, record.reason
 
 
 def test_a_wrong_order_that_persists_while_a_comment_is_added_stays_a_mismatch() -> None:
