@@ -27,7 +27,8 @@ import redis.asyncio as aioredis
 @dataclass
 class EntityHistory:
     first_version: Any = None  # production position (version, or stream id for a link's creates) first seen
-    applied: set[str] = field(default_factory=set)  # request ids the shadow side has applied
+    # request ids the shadow side has applied, each with its place in the order it applied them
+    applied: dict[str, int] = field(default_factory=dict)
     evicted_at: float = 0.0    # wall time the sister's copy was last evicted (re-synchronised)
 
 
@@ -46,6 +47,27 @@ def missing(hist: EntityHistory, before: list[tuple[Any, str]]) -> list[tuple[An
     if hist.first_version is None:
         return []
     return [(v, rid) for v, rid in before if v >= hist.first_version and rid not in hist.applied]
+
+
+def overtaken(hist: EntityHistory, request_id: str, after: list[tuple[Any, str]]) -> list[tuple[Any, str]]:
+    """Production writes (position, request id) committed after this one that the shadow side
+    applied before it. This write's own place: where it was marked (stream mode marks at publish),
+    else after everything marked so far (inline mode marks once it has been judged)."""
+    own = hist.applied.get(request_id, len(hist.applied))
+    return [(v, rid) for v, rid in after if hist.applied.get(rid, own) < own]
+
+
+def overtaken_reason(entity: str, hist: EntityHistory, request_id: str, after: list[tuple[Any, str]]) -> str | None:
+    """Why a write the shadow applied out of production's order cannot be compared, or None. The
+    legacy can answer two writes to one comment in the other order than it committed them (the
+    second commits and answers while the first is still on its way out); the rewrite then applies
+    them the other way round, and the sister's copy holds a history production never had."""
+    ahead = overtaken(hist, request_id, after)
+    if not ahead:
+        return None
+    names = ", ".join(rid or f"v{v}" for v, rid in ahead[:3])
+    return (f"the shadow side applied {len(ahead)} write(s) to {entity} that production committed after this "
+            f"one ({names}) before it: the sides applied them in different orders")
 
 
 def race_reason(entity: str, hist: EntityHistory, own_version: Any, before: list[tuple[Any, str]]) -> str | None:
@@ -100,7 +122,8 @@ class OrderBook:
             hist.first_version = version
 
     async def mark_applied(self, entity: str, request_id: str) -> None:
-        self._get(entity).applied.add(request_id)
+        applied = self._get(entity).applied
+        applied.setdefault(request_id, len(applied))
 
     async def forget(self, entity: str, at: float) -> None:
         """The sister's copy was evicted: the next write starts a new history (after re-hydration)."""
@@ -119,8 +142,10 @@ def _decode(raw: bytes | str | None) -> Any:
 
 
 class RedisOrderBook:
-    """The same book in Redis, shared by proxies and workers: `<prefix>:<entity>:first|applied|evicted`,
-    each expiring `ttl_s` after its last change (the bound the local LRU's capacity gives)."""
+    """The same book in Redis, shared by proxies and workers: `<prefix>:<entity>:first|applied_order|evicted`,
+    each expiring `ttl_s` after its last change (the bound the local LRU's capacity gives). The
+    applied ids are a list, so Redis itself orders marks from several processes; a write marked
+    twice (by the publisher, then by the worker) keeps its first place."""
 
     def __init__(self, redis: aioredis.Redis, prefix: str, ttl_s: int = 86_400) -> None:
         self._redis = redis
@@ -129,17 +154,19 @@ class RedisOrderBook:
 
     def _keys(self, entity: str) -> tuple[str, str, str]:
         base = f"{self._prefix}:{entity}"
-        return f"{base}:first", f"{base}:applied", f"{base}:evicted"
+        return f"{base}:first", f"{base}:applied_order", f"{base}:evicted"
 
     async def history(self, entity: str) -> EntityHistory:
         first, applied, evicted = self._keys(entity)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.get(first)
-            pipe.smembers(applied)
+            pipe.lrange(applied, 0, -1)
             pipe.get(evicted)
             got_first, got_applied, got_evicted = await pipe.execute()
-        return EntityHistory(_decode(got_first), {m.decode() if isinstance(m, bytes) else m for m in got_applied},
-                             float(got_evicted or 0.0))
+        order: dict[str, int] = {}
+        for member in got_applied:
+            order.setdefault(member.decode() if isinstance(member, bytes) else member, len(order))
+        return EntityHistory(_decode(got_first), order, float(got_evicted or 0.0))
 
     async def start_at(self, entity: str, version: Any) -> None:
         await self._redis.set(self._keys(entity)[0], _encode(version), nx=True, ex=self._ttl)
@@ -147,7 +174,7 @@ class RedisOrderBook:
     async def mark_applied(self, entity: str, request_id: str) -> None:
         applied = self._keys(entity)[1]
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.sadd(applied, request_id)
+            pipe.rpush(applied, request_id)
             pipe.expire(applied, self._ttl)
             await pipe.execute()
 

@@ -22,7 +22,7 @@ from diff_reports.write_scope import WriteScope, api_view, cache_view, postgres_
 from legacy_adapter.codec import r2_dumps
 from legacy_adapter.readers import comment_from_rows, read_cache_value, render_obj
 from shadow_proxy.protocols import ShadowedWrite
-from shadow_proxy.validation.ordering import Book, EntityHistory, OrderBook, classify, version_gap
+from shadow_proxy.validation.ordering import Book, EntityHistory, OrderBook, classify, overtaken_reason, version_gap
 from shadow_proxy.validation.projections import ScratchProjections
 from shadow_proxy.validation.resync import as_first_diverging, evict_entity, mismatched_paths
 from shadow_proxy.validation.sides import SideCapture, SideConnections, capture_events, capture_side
@@ -203,6 +203,12 @@ class StoreValidator:
             if self._lost(write, mine, prod.events, own, hist, link_hist):
                 await self._evict(write, race)  # a write that never arrived: re-hydrate, start afresh
             return [self._direct(p, VerdictKind.RACED, write, race) for p in paths]
+        after = [(_version(e) or 0, e.fields.get("request_id", "")) for e in mine
+                 if own_v is not None and (_version(e) or 0) > own_v]
+        swapped = overtaken_reason(write.entity, hist, write.request_id, after)
+        if swapped:
+            await self._evict(write, swapped)  # the copy's history is not production's: re-hydrate it
+            return [self._direct(p, VerdictKind.RACED, write, swapped) for p in paths]
         later = [decode_cdc_fields(e.fields).get("changes", {}) for e in mine if own_v and (_version(e) or 0) > own_v]
         own_changes = decode_cdc_fields(own.fields).get("changes", {}) if own else {}
         account_id = await self._account_id(write.auth_user)

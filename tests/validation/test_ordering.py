@@ -7,7 +7,7 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 
-from shadow_proxy.validation.ordering import EntityHistory, OrderBook, RedisOrderBook, classify, race_reason
+from shadow_proxy.validation.ordering import EntityHistory, OrderBook, RedisOrderBook, classify, overtaken, race_reason
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ async def test_both_books_tell_races_alike(books) -> None:
         assert await classify(book, "t1_a", 5, before) is None
         await book.forget("t1_a", 123.5)
         hist = await book.history("t1_a")
-        assert (hist.first_version, hist.applied, hist.evicted_at) == (None, set(), 123.5)
+        assert (hist.first_version, hist.applied, hist.evicted_at) == (None, {}, 123.5)
 
 
 async def test_stream_positions_survive_redis(books) -> None:
@@ -48,3 +48,16 @@ async def test_stream_positions_survive_redis(books) -> None:
 
 def test_an_empty_history_races_nothing() -> None:
     assert race_reason("t1_a", EntityHistory(), 4, [(3, "r3")]) is None
+
+
+async def test_both_books_keep_the_order_writes_were_applied_in(books) -> None:
+    for book in books[0]:
+        for rid in ("r5", "r3", "r5"):                    # r5 (production's later write) first; marked twice
+            await book.mark_applied("t1_b", rid)
+        hist = await book.history("t1_b")
+        assert list(hist.applied) == ["r5", "r3"]
+        assert overtaken(hist, "r3", [(5, "r5")]) == [(5, "r5")]   # r3 was applied after a later write
+        assert overtaken(hist, "r5", [(6, "r6")]) == []            # r6 not applied yet
+        assert overtaken(hist, "r4", [(5, "r5")]) == [(5, "r5")]   # not marked yet (inline): after all marked
+        await book.mark_applied("t1_b", "r6")
+        assert overtaken(await book.history("t1_b"), "r5", [(6, "r6")]) == []  # applied after r5: in order
