@@ -6,7 +6,9 @@ vote counted twice, an edit with the wrong old body). We hydrate the state from 
 
 - link (for a create): production's num_comments minus every create the legacy committed on the
   link from this one on (found on production's stream, read only): each of those reaches the sister
-  through its own shadowed write, which will count it again;
+  through its own shadowed write, which will count it again. The count must describe the row's
+  snapshot, so the copy waits (bounded) while the stream moves during the read or still lacks a
+  create the row holds;
 - comment (for an edit or a vote): the legacy's own event for this request (matched by fullname,
   type, `ts` = the carried X-Tap-Request-Time and `request_id`) and every later event of the comment
   are undone, newest first: version back to before this write, old ups/downs and each voter's old
@@ -59,8 +61,9 @@ SELECT t.thing_id, t.ups, t.downs, t.deleted, t.spam, t.date, t.version,
   {extra}
 FROM reddit_thing_{kind} t WHERE t.thing_id = $1"""
     for kind, extra in (
-        ("link", "EXISTS (SELECT 1 FROM reddit_data_comment c WHERE c.thing_id = $2 AND c.key = 'link_id' "
-                 "AND c.value = t.thing_id::text) AS has_created"),
+        # this create and every later one on the link, in the same snapshot as num_comments
+        ("link", "ARRAY(SELECT c.thing_id FROM reddit_data_comment c WHERE c.thing_id >= $2 AND c.key = 'link_id' "
+                 "AND c.value = t.thing_id::text ORDER BY c.thing_id) AS created_since"),
         ("comment", "ARRAY(SELECT v.thing1_id FROM reddit_rel_vote_account_comment v WHERE v.thing2_id = t.thing_id "
                     "ORDER BY v.rel_id) AS voters,\n"
                     "  ARRAY(SELECT v.name FROM reddit_rel_vote_account_comment v WHERE v.thing2_id = t.thing_id "
@@ -76,17 +79,28 @@ async def ensure_hydrated(kind: Literal["link", "comment"], thing_id: int, b: "B
     """Make sure the sister set holds `thing_id`, copied from production as before this write."""
     if await b.write_db.fetchval(f"SELECT 1 FROM reddit_thing_{kind} WHERE thing_id = $1", thing_id):
         return Hydration.PRESENT
-    args: tuple[Any, ...] = (thing_id, ident.thing_id or 0) if kind == "link" else (thing_id,)
+    # no carried id: no create of the link is this one's (2**62 matches none, and scans nothing)
+    args: tuple[Any, ...] = (thing_id, ident.thing_id or 2**62) if kind == "link" else (thing_id,)
+    on_stream = ident.tapped and b.production_redis is not None
     deadline = time.monotonic() + CATCH_UP_S
     while True:
+        # A link's rewind counts creates on the stream: read it on both sides of the row, so a
+        # create committed and published in between (in the count, not in the row) is seen.
+        first = await _production_events(b) if on_stream and kind == "link" else None
         rec = await b.read_db.fetchrow(_SOURCE[kind], *args)
         if rec is None:
             return Hydration.ABSENT
         events = await _production_events(b) if ident.tapped else []
         since = _comment_events_since(events, thing_id, ident) if kind == "comment" else []
-        # A comment's own event found, but the row is newer than the newest event: a later write
-        # committed and has not been published yet. Wait for it (never past the deadline).
-        behind = bool(since) and int(since[-1].get("version") or 0) < int(rec["version"] or 0)
+        if kind == "link":
+            # the stream moved while the row was read, or a create in the row is not on it yet
+            behind = first is not None and (_link_creates_since(first, thing_id, ident) !=
+                                            _link_creates_since(events, thing_id, ident)
+                                            or _unpublished(rec, events, thing_id))
+        else:
+            # A comment's own event found, but the row is newer than the newest event: a later
+            # write committed and has not been published yet. Wait for it (never past the deadline).
+            behind = bool(since) and int(since[-1].get("version") or 0) < int(rec["version"] or 0)
         if not behind or time.monotonic() >= deadline:
             break
         await asyncio.sleep(CATCH_UP_POLL_S)
@@ -97,7 +111,9 @@ async def ensure_hydrated(kind: Literal["link", "comment"], thing_id: int, b: "B
     votes: list[list[Any]] = []
     if kind == "link":
         outcome = _rewind_link(data, _link_creates_since(events, thing_id, ident),
-                               bool(rec["has_created"]) and ident.thing_id is not None)
+                               ident.thing_id is not None and ident.thing_id in rec["created_since"])
+        if behind and outcome is Hydration.REWOUND:
+            outcome = Hydration.RACED
     else:
         votes = [list(v) for v in zip(rec["voters"], rec["directions"], rec["vote_dates"])]
         outcome = Hydration.CURRENT if not since else _rewind_comment(row, data, votes, since, voter_id)
@@ -141,6 +157,14 @@ def _link_creates_since(events: list[dict[str, str]], link_id: int, ident: "Writ
     creates = [e for e in events if e.get("type") == "comment_created" and e.get("link") == link]
     names = [e.get("fullname") for e in creates]
     return len(names) - names.index(own) if own in names else None
+
+
+def _unpublished(rec: Any, events: list[dict[str, str]], link_id: int) -> bool:
+    """A create at or after this one is in production's row snapshot but not on its stream yet
+    (the legacy commits, then publishes): the rewind would not count it."""
+    link = f"t3_{to36(link_id)}"
+    published = {e.get("fullname") for e in events if e.get("type") == "comment_created" and e.get("link") == link}
+    return any(comment_fullname(i) not in published for i in rec["created_since"])
 
 
 def _comment_events_since(events: list[dict[str, str]], thing_id: int, ident: "WriteIdentity") -> list[dict[str, str]]:

@@ -182,3 +182,47 @@ async def test_tap_hydration_reports_a_later_production_write_as_raced(primary: 
     assert resp.status == 200 and resp.headers["X-Tap-Hydration"] == "raced"
     row = await thing_row(seeded.sister.postgres, "comment", FIRST)
     assert (row["ups"], row["version"]) == (2, 2)  # bob's vote applied once on the rewound state
+
+
+async def test_tap_link_rewind_sees_a_create_committed_while_the_row_was_read(
+        primary: TestClient, tap_client: TestClient, seeded: StoreSets, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another create commits and publishes between the copy's read of the link row and its read of
+    production's stream: the rewind must describe the row it copied (counted once, never twice)."""
+    from new_comments_service import hydration
+
+    for n in range(2):  # earlier comments, so a count off by one is not hidden at zero
+        await legacy(primary, "/api/comment", "carol", f"req-p{n}", thing_id=f"t3_{LINK36}", text=f"earlier {n}")
+    _, when = await legacy(primary, "/api/comment", "alice", "req-c1", thing_id=f"t3_{LINK36}", text="one")
+    reads, original = [], hydration._production_events
+
+    async def production_events(b):
+        reads.append(1)
+        if len(reads) == 2:  # just after the first row read: the second create lands in production
+            await legacy(primary, "/api/comment", "bob", "req-c2", thing_id=f"t3_{LINK36}", text="two")
+        return await original(b)
+    monkeypatch.setattr(hydration, "_production_events", production_events)
+    resp = await shadow(tap_client, "/api/comment", "alice", "req-c1", when, tap_thing_id=FIRST + 2,
+                        thing_id=f"t3_{LINK36}", text="one")
+    assert resp.status == 200 and resp.headers["X-Tap-Hydration"] == "rewound"
+    prod_count = (await data_rows(seeded.production.postgres, "link", LINK)).get("num_comments")
+    sister_count = (await data_rows(seeded.sister.postgres, "link", LINK)).get("num_comments")
+    assert int(sister_count[0]) == int(prod_count[0]) - 1, (sister_count, prod_count)  # the second is still to come
+
+
+async def test_tap_link_rewind_waits_for_a_committed_create_to_be_published(
+        primary: TestClient, tap_client: TestClient, seeded: StoreSets, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A create in production's row whose event never reaches the stream: the copy cannot know
+    whether to count it, waits its bounded time and says `raced`."""
+    from new_comments_service import hydration
+
+    monkeypatch.setattr(hydration, "CATCH_UP_S", 0.2)
+    _, when = await legacy(primary, "/api/comment", "alice", "req-c1", thing_id=f"t3_{LINK36}", text="one")
+    conn = await asyncpg.connect(seeded.production.postgres)
+    try:  # a later comment of the link, committed without an event
+        await conn.execute("INSERT INTO reddit_data_comment (thing_id, key, value, kind) VALUES ($1, 'link_id', $2, 'num')",
+                           FIRST + 5, str(LINK))
+    finally:
+        await conn.close()
+    resp = await shadow(tap_client, "/api/comment", "alice", "req-c1", when, tap_thing_id=FIRST,
+                        thing_id=f"t3_{LINK36}", text="one")
+    assert resp.status == 200 and resp.headers["X-Tap-Hydration"] == "raced"
