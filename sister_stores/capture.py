@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import redis.asyncio as aioredis
 
 THING_COLUMNS = "thing_id, ups, downs, deleted, spam, date, version"
+
+# XREVRANGE's reply on a bytes client (no decode_responses): [(id, {field: value}), ...]. redis-py's
+# StreamRangeResponse also allows str (decode_responses), a nil reply and nil entries, none of which
+# XREVRANGE gives such a client (a missing stream is an empty list).
+RawStreamEntries = list[tuple[bytes, dict[bytes, bytes]]]
 
 
 @dataclass(frozen=True)
@@ -108,8 +113,8 @@ async def capture_cdc(
 ) -> list[CdcEvent]:
     """Events for `fullname` (every thing's when None; optionally only those of `request_id`) among
     the newest `scan` entries, oldest first."""
-    entries = await client.xrevrange(stream, count=scan)
-    out = []
+    entries = cast(RawStreamEntries, await client.xrevrange(stream, count=scan))
+    out: list[CdcEvent] = []
     for stream_id, raw in entries:
         fields = {k.decode(): v.decode() for k, v in raw.items()}
         if fullname is not None and fields.get("fullname") != fullname:

@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -31,6 +31,9 @@ from telemetry.logs import get_logger
 
 log = get_logger("shadow_proxy.jobs.worker")
 Entry = tuple[Any, dict[bytes, bytes] | None]
+# XREADGROUP's reply on this RESP2 bytes client: [[stream, [(id, fields), ...]], ...] (each pair a
+# 2-item list, typed as a tuple for its positions). redis-py types it as a union with RESP3's dicts.
+ReadGroupReply = list[tuple[bytes, list[Entry]]]
 RETRY_S = 1.0
 
 
@@ -93,7 +96,7 @@ class JobWorker:
         c = self.config
         await self.ensure_group()
         # Entries this consumer name held in a previous life come first ("0" = our own pending).
-        own = await self._redis.xreadgroup(c.group, c.consumer, {c.stream: "0"}, count=10_000)
+        own = cast(ReadGroupReply, await self._redis.xreadgroup(c.group, c.consumer, {c.stream: "0"}, count=10_000))
         if own and own[0][1]:
             await self.process(own[0][1])
         next_claim = 0.0
@@ -102,8 +105,8 @@ class JobWorker:
                 if time.monotonic() >= next_claim:
                     await self.claim()
                     next_claim = time.monotonic() + c.claim_idle_ms / 2000
-                got = await self._redis.xreadgroup(c.group, c.consumer, {c.stream: ">"}, count=c.batch,
-                                                   block=c.block_ms)
+                got = cast(ReadGroupReply, await self._redis.xreadgroup(c.group, c.consumer, {c.stream: ">"},
+                                                                        count=c.batch, block=c.block_ms))
                 if got and got[0][1]:
                     await self.process(got[0][1])
             except (aioredis.RedisError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

@@ -13,7 +13,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from diff_reports.stored_forms import decode_cache_entry, decode_cdc_fields
 from diff_reports.types import (ALL_WRITE_PATHS, MISSING_CACHE_ENTRY, MISSING_EVENT, MISSING_ROW, Difference,
@@ -27,7 +27,7 @@ from shadow_proxy.validation.projections import ScratchProjections
 from shadow_proxy.validation.resync import as_first_diverging, evict_entity, mismatched_paths
 from shadow_proxy.validation.sides import SideCapture, SideConnections, capture_events, capture_side
 from sister_stores.addresses import StoreAddresses
-from sister_stores.capture import CdcEvent
+from sister_stores.capture import CacheEntry, CdcEvent, PostgresState
 from sister_stores.databases import readonly_dsn
 
 
@@ -248,31 +248,37 @@ class StoreValidator:
     # -- the six comparisons -------------------------------------------------------------------
     async def _one(self, path: ValidationPath, write: ShadowedWrite, scope: WriteScope, prod: SideCapture,
                    sis: SideCapture, own: CdcEvent | None, legacy_lag: float) -> VerdictRecord:
-        if path.store == "postgres" and prod.postgres.thing is not None and sis.postgres.thing is None:
-            return self._missing(path, write, MISSING_ROW, {"thing_id": prod.postgres.thing.get("thing_id")},
-                                 f"the sister has no row for {write.entity}; production has")
-        if path.store == "postgres" and path.check == "parity":
-            views = [postgres_view(c.postgres.thing, c.postgres.data, c.postgres.votes, c.postgres.link_data, scope)
-                     for c in (prod, sis)]
-            return self._pair(path, write, *views)
+        # _validate has already answered `unavailable` for a path whose store either side failed to capture.
         if path.store == "postgres":
-            return await self._legacy_read_rows(path, write, scope, prod, sis)
-        if path.store == "memcached" and own is None and not sis.cache.present:
-            return self._direct(path, VerdictKind.SKIPPED, write,
-                                "the sister's cache entry is gone (evicted or restarted) and this write changed nothing")
-        if path.store == "memcached" and prod.cache.present and not sis.cache.present:
-            return self._missing(path, write, MISSING_CACHE_ENTRY, {"key": prod.cache.key},
-                                 f"the new service left no cache entry {prod.cache.key}; production has one")
-        if path.store == "memcached" and path.check == "parity":
-            # TTLs as of each side's write: the legacy wrote when its answer reached the proxy, the
-            # rewrite just before this capture; a TTL counts down in between.
-            views = [cache_view(decode_cache_entry(c.cache.present, c.cache.value, c.cache.flags,
-                                                   _ttl_at_write(c.cache.ttl, elapsed)), scope)
-                     for c, elapsed in ((prod, legacy_lag), (sis, 0.0))]
-            return self._pair(path, write, *views)
+            prod_pg, sis_pg = prod.postgres, sis.postgres
+            assert not isinstance(prod_pg, BaseException) and not isinstance(sis_pg, BaseException)
+            if prod_pg.thing is not None and sis_pg.thing is None:
+                return self._missing(path, write, MISSING_ROW, {"thing_id": prod_pg.thing.get("thing_id")},
+                                     f"the sister has no row for {write.entity}; production has")
+            if path.check == "parity":
+                views = [postgres_view(c.thing, c.data, c.votes, c.link_data, scope) for c in (prod_pg, sis_pg)]
+                return self._pair(path, write, *views)
+            return await self._legacy_read_rows(path, write, scope, prod_pg, sis_pg)
         if path.store == "memcached":
-            return await self._legacy_read_cache(path, write, scope, prod, sis)
-        sister_event = self._sister_event(write, sis.events, own)
+            prod_cache, sis_cache = prod.cache, sis.cache
+            assert not isinstance(prod_cache, BaseException) and not isinstance(sis_cache, BaseException)
+            if own is None and not sis_cache.present:
+                return self._direct(path, VerdictKind.SKIPPED, write,
+                                    "the sister's cache entry is gone (evicted or restarted) and this write changed nothing")
+            if prod_cache.present and not sis_cache.present:
+                return self._missing(path, write, MISSING_CACHE_ENTRY, {"key": prod_cache.key},
+                                     f"the new service left no cache entry {prod_cache.key}; production has one")
+            if path.check == "parity":
+                # TTLs as of each side's write: the legacy wrote when its answer reached the proxy, the
+                # rewrite just before this capture; a TTL counts down in between.
+                views = [cache_view(decode_cache_entry(c.present, c.value, c.flags,
+                                                       _ttl_at_write(c.ttl, elapsed)), scope)
+                         for c, elapsed in ((prod_cache, legacy_lag), (sis_cache, 0.0))]
+                return self._pair(path, write, *views)
+            return await self._legacy_read_cache(path, write, scope, prod_cache, sis_cache)
+        prod_events, sis_events = prod.events, sis.events
+        assert not isinstance(prod_events, BaseException) and not isinstance(sis_events, BaseException)
+        sister_event = self._sister_event(write, sis_events, own)
         if own is not None and sister_event is None:
             return self._missing(path, write, MISSING_EVENT,
                                  {k: own.fields.get(k) for k in ("type", "fullname", "version", "request_id")},
@@ -282,35 +288,37 @@ class StoreValidator:
             legacy = decode_cdc_fields(own.fields) if own else None
             new = decode_cdc_fields(sister_event.fields) if sister_event else None
             return self._pair(path, write, legacy, new)
-        return await self._legacy_read_cdc(path, write, prod.events, own, sister_event)
+        return await self._legacy_read_cdc(path, write, prod_events, own, sister_event)
 
     async def _legacy_read_rows(self, path: ValidationPath, write: ShadowedWrite, scope: WriteScope,
-                                prod: SideCapture, sis: SideCapture) -> VerdictRecord:
+                                prod: PostgresState, sis: PostgresState) -> VerdictRecord:
         """The legacy's row loader over the captured rows of each side (the snapshot parity judged)."""
         assert self._prod
         async with self._prod.pool.acquire() as pconn:
             # names (author, subreddit) are looked up in production: the sister holds no accounts
-            async def render(state) -> dict[str, Any] | None:
+            async def render(state: PostgresState) -> dict[str, Any] | None:
                 if state.thing is None:
                     return None
                 return _served(await render_obj(pconn, comment_from_rows(state.thing, list(state.data)), self._tz))
 
-            legacy = await render(prod.postgres)
+            legacy = await render(prod)
             try:
-                new = await render(sis.postgres)
+                new = await render(sis)
             except Exception as exc:
                 return self._direct(path, VerdictKind.MISMATCH, write, f"legacy row loader failed on sister data: {exc!r}")
         return self._pair(path, write, api_view(legacy, scope), api_view(new, scope))
 
     async def _legacy_read_cache(self, path: ValidationPath, write: ShadowedWrite, scope: WriteScope,
-                                 prod: SideCapture, sis: SideCapture) -> VerdictRecord:
+                                 prod: CacheEntry, sis: CacheEntry) -> VerdictRecord:
         assert self._prod
-        if not prod.cache.present:
+        if not prod.present:
             return self._direct(path, VerdictKind.SKIPPED, write, "the legacy's cache entry is gone (evicted)")
+        # Both entries are present here (_one answered an absent sister entry), and capture_memcached
+        # always reads a present entry's flags; the cast passes them on unchanged.
         async with self._prod.pool.acquire() as pconn:
-            legacy = _served(await render_obj(pconn, read_cache_value(prod.cache.value, prod.cache.flags), self._tz))
+            legacy = _served(await render_obj(pconn, read_cache_value(prod.value, cast(int, prod.flags)), self._tz))
             try:
-                new = _served(await render_obj(pconn, read_cache_value(sis.cache.value, sis.cache.flags), self._tz))
+                new = _served(await render_obj(pconn, read_cache_value(sis.value, cast(int, sis.flags)), self._tz))
             except Exception as exc:
                 return self._direct(path, VerdictKind.MISMATCH, write, f"legacy cache reader failed on sister entry: {exc!r}")
         return self._pair(path, write, api_view(legacy, scope), api_view(new, scope))
@@ -321,13 +329,14 @@ class StoreValidator:
         with this write's event taken from the sister instead: only this write's event differs, so
         an earlier bad sister event is judged with its own write, never again here."""
         assert self._scratch
-        if own is None and sister_event is None:
+        source = own or sister_event  # None only when both are (an event is always truthy)
+        if source is None:
             return self._pair(path, write, None, None)  # a vote that changed nothing, on both sides
         mine = _events_of(prod_events, write.entity)
         history = mine[:mine.index(own)] if own in mine else mine
         legacy_events = [e.fields for e in history] + ([own.fields] if own else [])
         new_events = [e.fields for e in history] + ([sister_event.fields] if sister_event else [])
-        link36 = (own or sister_event).fields.get("link", "t3_0").split("_", 1)[-1]
+        link36 = source.fields.get("link", "t3_0").split("_", 1)[-1]
         legacy, new = await self._scratch.project(legacy_events, new_events, link36, write.entity)
         if isinstance(new, BaseException):
             return self._direct(path, VerdictKind.MISMATCH, write, f"legacy CDC consumer failed on sister events: {new!r}")
