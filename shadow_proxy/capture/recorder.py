@@ -25,7 +25,7 @@ import orjson
 from prometheus_client import CollectorRegistry
 
 from shadow_proxy.capture.sampling import CaptureSampler, LinkResolver
-from shadow_proxy.capture.scrub import Scrubber
+from shadow_proxy.datasets.scrub import Scrubber
 from shadow_proxy.datasets.imports.common import HttpRequest, Skip, to_record
 from shadow_proxy.exchange import Exchange, parse_body
 from shadow_proxy.protocols import RaisedHook

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from shadow_proxy.capture.dataset import read_capture, read_records, seed_of, write_capture_dataset
-from shadow_proxy.capture.scrub import Scrubber
+from shadow_proxy.datasets.scrub import Scrubber
 from shadow_proxy.datasets.format import DatasetError
 from shadow_proxy.datasets.imports.common import ImportFormatError, ImportResult
 from shadow_proxy.datasets.imports.goreplay import read_goreplay

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from shadow_proxy.capture.dataset import read_records, seed_of, write_capture_dataset
-from shadow_proxy.capture.scrub import Scrubber
+from shadow_proxy.datasets.scrub import Scrubber
 from shadow_proxy.datasets.imports.common import ImportFormatError
 from shadow_proxy.datasets.imports.goreplay import read_goreplay
 from shadow_proxy.datasets.imports.har import read_har

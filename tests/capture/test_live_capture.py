@@ -13,7 +13,7 @@ import pytest
 from shadow_proxy.capture.dataset import read_records, write_capture_dataset
 from shadow_proxy.capture.recorder import CaptureRecorder
 from shadow_proxy.capture.sampling import CaptureSampler
-from shadow_proxy.capture.scrub import Scrubber
+from shadow_proxy.datasets.scrub import Scrubber
 from tests.capture.conftest import seed_snapshot
 
 LINK = "t3_haucpf"

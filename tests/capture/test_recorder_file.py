@@ -8,7 +8,7 @@ from multidict import CIMultiDict
 
 from shadow_proxy.capture.dataset import read_records
 from shadow_proxy.capture.recorder import CaptureRecorder
-from shadow_proxy.capture.scrub import Scrubber
+from shadow_proxy.datasets.scrub import Scrubber
 from shadow_proxy.exchange import Exchange
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from config import settings_from_mapping
 from shadow_proxy.capture.dataset import assemble
-from shadow_proxy.capture.scrub import Scrubber
+from shadow_proxy.datasets.scrub import Scrubber
 from shadow_proxy.capture.wiring import recorder_from_settings
 
 

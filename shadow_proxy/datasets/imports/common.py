@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from multidict import CIMultiDict
 
-from shadow_proxy.capture.scrub import Scrubber
+from shadow_proxy.datasets.scrub import Scrubber
 from shadow_proxy.datasets.format import SORTS
 from shadow_proxy.exchange import parse_body
 from shadow_proxy.routes import Unshadowable, endpoint_for, parse_request

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from multidict import CIMultiDict
 
-from shadow_proxy.capture.scrub import Scrubber
+from shadow_proxy.datasets.scrub import Scrubber
 from shadow_proxy.datasets.imports.common import HttpRequest, ImportFormatError, ImportResult, convert
 
 SEPARATOR = "🐵🙈🙉".encode()

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 
 from multidict import CIMultiDict
 
-from shadow_proxy.capture.scrub import Scrubber
+from shadow_proxy.datasets.scrub import Scrubber
 from shadow_proxy.datasets.imports.common import HttpRequest, ImportFormatError, ImportResult, convert
 
 
