@@ -40,7 +40,7 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness.common import (  # noqa: E402
-    TAPCOMPARE, Proc, cleanup, fmt, free_ports, http_get, install_cleanup, machine, prepare_legacy_db, run_async,
+    TAPCOMPARE, Proc, fmt, free_ports, http_get, measured, prepare_legacy_db, run_async,
     run_loadgen, start_stores, toml_stores, write_result,
 )
 
@@ -385,14 +385,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    install_cleanup()
     bench = WriteBench(args.quick)
-    started = machine()
-    try:
-        bench.setup()
-        run = bench.run()
-    finally:
-        cleanup()
+    started, run = measured(bench)
     result = {"machine": started, "rate": bench.rate, "seconds": bench.seconds, "pg_stat_statements": bench.pg_stat,
               "run": run}
     write_result("legacy_vs_new", result, markdown(result))

@@ -36,8 +36,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness.common import (  # noqa: E402
-    ADMIN_TOKEN, HARNESS, READONLY_ROLE, RESULTS, TAP_SECRET, TAPCOMPARE, Proc, Stack, cleanup, fmt, free_ports, http_get,
-    http_json, install_cleanup, machine, prepare_legacy_db, run_async, run_loadgen, run_wrk, start_stores,
+    ADMIN_TOKEN, HARNESS, READONLY_ROLE, RESULTS, TAP_SECRET, TAPCOMPARE, Proc, Stack, fmt, free_ports, http_get,
+    http_json, measured, prepare_legacy_db, run_async, run_loadgen, run_wrk, start_stores,
     toml_stores, write_result,
 )
 from harness.loadgen import pct as percentile  # noqa: E402
@@ -369,14 +369,8 @@ def main() -> None:
         saved = json.loads(args.from_json.read_text())
         result = {k: saved[k] for k in ("machine", "rate", "rounds", "seg_s", "wrk_s", "run")}
     else:
-        install_cleanup()
         bench = Bench(args.quick)
-        started = machine()
-        try:
-            bench.setup()
-            run = bench.run()
-        finally:
-            cleanup()
+        started, run = measured(bench)
         result = {"machine": started, "rate": RATE, "rounds": bench.rounds, "seg_s": bench.seg_s, "wrk_s": bench.wrk_s,
                   "run": run}
         RESULTS.mkdir(parents=True, exist_ok=True)  # the raw run first: a reporting bug must not lose it

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
+from rich.console import Console
 
 from config import ConfigError, Settings, load_settings
 
@@ -19,3 +22,9 @@ def settings_from_click(ctx: click.Context) -> Settings:
 
 
 pass_settings = click.make_pass_decorator(dict, ensure=True)
+
+
+def console() -> Console:
+    """Where a command prints tables and summaries: built when called (no Console at import time),
+    on today's stdout; 140 columns when it is not a terminal (logs, CI)."""
+    return Console(width=None if sys.stdout.isatty() else 140)

@@ -182,6 +182,18 @@ def install_cleanup() -> None:
     signal.signal(signal.SIGINT, _on_signal)
 
 
+def measured(bench: Any) -> tuple[dict[str, Any], Any]:
+    """(the machine as the run began, `bench.run()`), after `bench.setup()`; whatever the bench
+    started is stopped on every exit path (signals included)."""
+    install_cleanup()
+    started = machine()
+    try:
+        bench.setup()
+        return started, bench.run()
+    finally:
+        cleanup()
+
+
 # -- store sets ----------------------------------------------------------------------------------
 
 @dataclass

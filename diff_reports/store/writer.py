@@ -10,7 +10,6 @@ the caller. Nothing here can delay or fail a proxied request.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -18,8 +17,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from diff_reports.types import VerdictRecord
+from telemetry.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger("diff_reports.store")  # the one logging set-up: telemetry/logs.py
 
 
 class BatchSink(Protocol):
@@ -69,7 +69,7 @@ class ResultsWriter:
             try:
                 self.observe(record)
             except Exception:  # metrics must never fail the caller
-                log.exception("verdict observer failed")
+                log.exception("verdict_observer_failed")
         if self._closing or len(self._buffer) >= self.max_pending:
             self.stats.dropped += 1
             if self.on_drop is not None:
@@ -123,7 +123,7 @@ class ResultsWriter:
             self.stats.written += len(batch)
         except Exception:  # never propagate into the proxy; count and log
             self.stats.failed += len(batch)
-            log.exception("results batch of %d records could not be written", len(batch))
+            log.exception("results_batch_not_written", records=len(batch))
         self.stats.batches += 1
 
     async def drain(self, timeout: float = 10.0) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Callable
 
 import asyncpg
@@ -14,8 +13,9 @@ from diff_reports.store.queries import Thresholds
 from diff_reports.store.store import ResultsStore
 from diff_reports.ui import handlers
 from diff_reports.ui.auth import TOKEN_KEY, auth_middleware, login_get, login_post
+from telemetry.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger("diff_reports.ui")  # the one logging set-up: telemetry/logs.py
 PURGE_EVERY_S = 3600.0
 
 
@@ -25,9 +25,9 @@ def _retention(backend: handlers.Backend, days: float) -> Callable[[web.Applicat
             if backend.pool is not None:
                 try:
                     counts = await ResultsStore(backend.pool).purge_older_than(days)
-                    log.info("retention purge: %s", counts)
+                    log.info("retention_purged", counts=counts)
                 except Exception:  # keep serving; try again next hour
-                    log.exception("retention purge failed")
+                    log.exception("retention_purge_failed")
             await asyncio.sleep(PURGE_EVERY_S)
 
     async def ctx(_: web.Application) -> AsyncIterator[None]:

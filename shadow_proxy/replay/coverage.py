@@ -64,7 +64,8 @@ def _id36(data: dict[str, Any]) -> int:
         return -1
 
 
-def _wilson64(ups: int, downs: int) -> float:
+def wilson_float64(ups: int, downs: int) -> float:
+    """The textbook Wilson lower bound in float64 (r2 stores float32; the difference decides order)."""
     n = ups + downs
     if n == 0:
         return 0.0
@@ -304,7 +305,7 @@ class BehaviourCoverage:
                     continue
                 if sort == "confidence":
                     tie = ca == cb
-                    wa, wb = _wilson64(*ca), _wilson64(*cb)
+                    wa, wb = wilson_float64(*ca), wilson_float64(*cb)
                     # The legacy put a first against the float64 order (ties by ascending id there).
                     if wa < wb or (wa == wb and ca != cb and _id36(a) > _id36(b)):
                         self.counts["confidence.float32_order"] += 1

@@ -13,15 +13,13 @@ from datetime import datetime, timezone
 
 import click
 import redis.asyncio as aioredis
-from rich.console import Console
 from rich.table import Table
 
 from shadow_proxy.audit import RampKeys, recent_audit
 from shadow_proxy.ramp import ENDPOINTS, RampControl, RampError
 from shadow_proxy.wiring import ramp_redis_url
-from tapcompare.context import settings_from_click
+from tapcompare.context import console, settings_from_click
 
-console = Console()
 
 
 def _who() -> str:
@@ -75,13 +73,13 @@ def show(ctx: click.Context, as_json: bool, audit_count: int) -> None:
     table = Table("endpoint", "pct")
     for endpoint in ENDPOINTS:
         table.add_row(endpoint, f"{pcts[endpoint]:g}")
-    console.print(table)
+    console().print(table)
     if audit:
         log = Table("when (UTC)", "who", "endpoint", "from", "to", "why")
         for a in audit:
             when = datetime.fromtimestamp(a.at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
             log.add_row(when, a.who, a.endpoint, f"{a.from_pct:g}", f"{a.to_pct:g}", a.why)
-        console.print(log)
+        console().print(log)
 
 
 @ramp.command("set")

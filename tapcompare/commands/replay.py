@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 import time
 from collections.abc import Coroutine
 from dataclasses import replace
@@ -15,7 +14,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 
 from config import Settings
 from shadow_proxy.datasets.build import BuildOptions, build_dataset
@@ -31,10 +29,9 @@ from shadow_proxy.replay.summary import print_summary
 from sister_stores.guard import SameStoreError
 from sister_stores.local_servers import LocalStoreError
 from tapcompare.commands.dataset import default_threads_dir
-from tapcompare.context import settings_from_click
+from tapcompare.context import console, settings_from_click
 from telemetry.logs import configure_logging
 
-console = Console(width=None if sys.stdout.isatty() else 140)
 DEMO_DIR = Path(".tapcompare/demo")
 T = TypeVar("T")
 DEMO_MAX_COMMENTS = 50  # about 3,300 requests, under 2 minutes on 2 cores (README)
@@ -66,7 +63,7 @@ def _replay(settings: Settings, options: ReplayOptions, stores_dir: str, keep_st
     except (LocalStoreError, SameStoreError) as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        return _run(run_replay(settings, stores, options, console=console))
+        return _run(run_replay(settings, stores, options, console=console()))
     except (DatasetError, BaselineError, ReplayStoresError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -127,7 +124,7 @@ def replay(ctx: click.Context, dataset_path: Path, rate: float | None, concurren
                             progress=not no_progress, thresholds=thresholds, inconclusive=inconclusive,
                             require_coverage=required)
     result = _replay(settings, options, stores_dir, keep_stores)
-    print_summary(result, console)
+    print_summary(result, console())
     ctx.exit(result.gate.exit_code)
 
 
@@ -165,9 +162,9 @@ async def _demo(settings: Settings, stores: ReplayStores, options: ReplayOptions
                 started: float) -> ReplayResult:
     """The replay; then, unless told not to, the whole stack and the reviewer UI keep serving until
     Ctrl-C or SIGTERM, for a person to send their own requests."""
-    result = await run_replay(settings, stores, options, console=console)
-    print_summary(result, console)
-    console.print(f"[bold]demo took {time.perf_counter() - started:.1f}s[/bold]")
+    result = await run_replay(settings, stores, options, console=console())
+    print_summary(result, console())
+    console().print(f"[bold]demo took {time.perf_counter() - started:.1f}s[/bold]")
     if not serve_after:
         return result
     stack = result.stack
@@ -182,7 +179,7 @@ async def _demo(settings: Settings, stores: ReplayStores, options: ReplayOptions
         try:
             link, comment, account = _example_targets(options.dataset)
             proxy = stack.proxy_url
-            console.print(f"""
+            console().print(f"""
 [bold]The stack keeps running[/bold] (proxy at 100% on every endpoint; every request you send is shadowed,
 judged on its paths and stored). Ctrl-C stops everything.
   proxy:       {proxy}   (what clients call; /metrics, /ready)
@@ -216,7 +213,7 @@ def demo(ctx: click.Context, no_serve: bool, max_comments_per_thread: int, out: 
     settings = settings_from_click(ctx)
     configure_logging("WARNING", json=False)
     path, header = build_demo_dataset(max_comments_per_thread)
-    console.print(f"dataset {path}: {len(header['threads'])} real threads, each trimmed to its first "
+    console().print(f"dataset {path}: {len(header['threads'])} real threads, each trimmed to its first "
                   f"{max_comments_per_thread} comments ({header['comments_used']} of the "
                   f"{header['comments_available']} bundled comments; --max-comments-per-thread to change); "
                   f"requests {header['requests']}")
@@ -229,6 +226,6 @@ def demo(ctx: click.Context, no_serve: bool, max_comments_per_thread: int, out: 
     try:
         _run(_demo(settings, stores, options, serve_after=not no_serve, started=started))
     except KeyboardInterrupt:
-        console.print("stopped")
+        console().print("stopped")
     finally:
         stores.down()

@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 
 import click
 from aiohttp import web
-from rich.console import Console
 from rich.table import Table
 
 from diff_reports.export.write import FORMATS
@@ -24,10 +23,9 @@ from diff_reports.store.lifecycle import LifecycleError, accept_group, fix_group
 from diff_reports.store.queries import Filters, Thresholds
 from diff_reports.store.store import ResultsStore, ensure_database
 from shadow_proxy.wiring import Parts, results_dsn
-from tapcompare.context import settings_from_click
+from tapcompare.context import console, settings_from_click
 from tapcompare.preflight import require_ready
 
-console = Console()
 T = TypeVar("T")
 
 
@@ -132,8 +130,8 @@ def groups(ctx: click.Context, status: str | None, sort: str, limit: int, as_jso
     for g in rows:
         table.add_row(g["id"], g["status"], g["path"], g["verdict"], f"{g['n']:,}",
                       g["last_at"].strftime("%Y-%m-%d %H:%M"), g["title"])
-    console.print(table)
-    console.print(f"{len(rows)} of {total} groups")
+    console().print(table)
+    console().print(f"{len(rows)} of {total} groups")
 
 
 @report.command()

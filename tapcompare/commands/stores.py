@@ -8,7 +8,6 @@ import json
 from collections.abc import Callable
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from config import Settings
@@ -18,10 +17,9 @@ from sister_stores.guard import SameStoreError
 from sister_stores.local_servers import SET_NAMES, LocalStoreError
 from sister_stores.prepare import FIX, MISSING, Piece, PrepareFailed, PreparePlan, ResultsSchema, prepare_stores
 from sister_stores.resolve import check_results_distinct, local_stores, resolve_store_sets, results_address, store_keys
-from tapcompare.context import settings_from_click
+from tapcompare.context import console, settings_from_click
 from tapcompare.preflight import same_store_line
 
-console = Console()
 
 
 @click.group()
@@ -39,7 +37,7 @@ def up(ctx: click.Context, names: tuple[str, ...]) -> None:
     local = local_stores(settings)
     wanted = names or tuple(n for n in SET_NAMES if getattr(settings.stores, n).local)
     if not wanted:
-        console.print("both sets point at existing servers (stores.*.local = false); nothing to start")
+        console().print("both sets point at existing servers (stores.*.local = false); nothing to start")
         return
     try:
         addresses = local.up(wanted)
@@ -80,13 +78,13 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps(state, indent=2))
         return
     if not state:
-        console.print("no local store servers recorded (run 'tapcompare stores up')")
+        console().print("no local store servers recorded (run 'tapcompare stores up')")
         return
     table = Table("set", "store", "running", "pid", "address")
     for name, servers in state.items():
         for kind, info in servers.items():
             table.add_row(name, kind, "yes" if info["running"] else "[red]NO[/red]", str(info["pid"]), str(info["address"]))
-    console.print(table)
+    console().print(table)
 
 
 def plan_for(settings: Settings) -> PreparePlan:

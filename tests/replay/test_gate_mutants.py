@@ -8,23 +8,13 @@ tests here do (the real stack, lockstep, `--fail-on any`), plus the CLI's trust 
 
 from __future__ import annotations
 
-import math
 
 import pytest
 
 from new_comments_service import sorts, writes
+from shadow_proxy.replay.coverage import wilson_float64 as _wilson_float64  # what a rewrite gets when it drops r2's float32
 from shadow_proxy.replay.gate import EXIT_GATE, apply_trust
 from tests.replay.conftest import replay
-
-
-def _wilson_float64(ups: int, downs: int) -> float:
-    """The textbook Wilson lower bound in float64: what a rewrite gets when it drops r2's float32."""
-    n = ups + downs
-    if n == 0:
-        return 0.0
-    z = 1.281551565545
-    p = ups / n
-    return (p + z * z / (2 * n) - z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
 
 
 def _edit_window_off_by_one(mp: pytest.MonkeyPatch) -> None:
