@@ -91,6 +91,19 @@ class Prometheus:
         active = json.loads(body or b'{"data": {"activeTargets": []}}')["data"]["activeTargets"]
         return {t["labels"]["instance"]: t["health"] == "up" for t in active}
 
+    def wait_all_up(self, timeout: float = 30.0) -> None:
+        """Until the latest scrape of every target succeeded. One scrape may miss its 1 s timeout on
+        a loaded machine; a target that never answers fails here, with Prometheus's own error."""
+        def errors() -> dict[str, str]:
+            body = self._get("/api/v1/targets")
+            active = json.loads(body or b'{"data": {"activeTargets": []}}')["data"]["activeTargets"]
+            return {t["labels"]["instance"]: t.get("lastError") or t["health"] for t in active if t["health"] != "up"}
+        deadline = time.monotonic() + timeout
+        while not (self.targets_up() and not errors()):
+            assert self.proc.poll() is None, f"Prometheus exited: see {self.log.name}"
+            assert time.monotonic() < deadline, f"targets not up within {timeout}s: {errors()}"
+            time.sleep(0.2)
+
     def _wait(self, condition: Any, timeout: float, message: str) -> None:
         deadline = time.monotonic() + timeout
         while not condition():

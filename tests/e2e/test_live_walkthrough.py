@@ -89,7 +89,8 @@ def test_live_walkthrough_validates_every_write_path(tmp_path: Path, mode: str) 
         report = json.loads((walk / "report.json").read_text())
         # Every verdict scraped at least once before the dashboard is judged.
         prom.wait_for(f"sum(tapcompare_verdicts_total) >= {report['total']}", timeout=60)
-        assert all(prom.targets_up().values()), prom.targets_up()
+        prom.wait_all_up()
+        assert set(prom.targets_up()) == set(targets), prom.targets_up()
         # The alert rules watch the comparison-job stream: they read series of stream mode's parts.
         _check_dashboard(prom, rules=mode == "stream")
     finally:
