@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -13,8 +13,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sister_stores.addresses import StoreAddresses
-from sister_stores.capture import (CacheEntry, CdcEvent, PostgresState, capture_cdc, capture_memcached,
-                                   capture_postgres)
+from sister_stores.capture import CacheEntry, CdcEvent, PostgresState, capture_memcached, capture_postgres
+from sister_stores.cdc_tail import CdcTail
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class SideConnections:
     addresses: StoreAddresses
     pool: asyncpg.Pool
     redis: aioredis.Redis
+    tails: dict[tuple[str, int], CdcTail] = field(default_factory=dict)  # per (stream, scan)
 
     @classmethod
     async def open(cls, addresses: StoreAddresses, postgres_dsn: str, pool_size: int = 4) -> "SideConnections":
@@ -49,8 +50,11 @@ def redis_client(url: str) -> aioredis.Redis:
 
 
 async def capture_events(side: SideConnections, stream: str, scan: int = 2000) -> list[CdcEvent]:
-    """The newest `scan` events of one side's CDC stream, oldest first."""
-    return await capture_cdc(side.redis, stream, scan=scan)
+    """The newest `scan` events of one side's CDC stream, oldest first (topped up: cdc_tail.py)."""
+    tail = side.tails.get((stream, scan))
+    if tail is None:
+        tail = side.tails[(stream, scan)] = CdcTail(side.redis, stream, scan)
+    return await tail.newest()
 
 
 async def capture_side(side: SideConnections, stream: str, comment_id: int, link_id: int | None,

@@ -11,6 +11,7 @@ from pymemcache.client.base import Client
 
 from diff_reports.stored_forms import decode_cache_entry, decode_cdc_fields, decode_data_rows, pickle_facts
 from sister_stores.capture import capture_cdc, capture_memcached, capture_postgres
+from sister_stores.cdc_tail import CdcTail
 from tests.support.stores import StoreSets
 
 WHEN = dt.datetime(2020, 6, 17, 12, 0, 1, 250000, tzinfo=dt.timezone.utc)
@@ -81,6 +82,45 @@ async def test_cdc_capture_filters_by_entity_and_request(stores: StoreSets) -> N
         await r.aclose()
     assert [e.fields["version"] for e in all_a] == ["1", "2"]
     assert len(only_r2) == 1 and decode_cdc_fields(only_r2[0].fields)["changes"] == {"body": [None, "x"]}
+
+
+async def test_a_cdc_tail_shows_what_a_full_read_shows(stores: StoreSets) -> None:
+    """Topped up with only what is new, a tail equals a full read of the newest `scan` entries at
+    every step: a few added, more than `scan` at once, and a stream emptied or deleted under it."""
+    r = aioredis.from_url(stores.sister.redis)
+    tail, n = CdcTail(r, "comments:cdc", scan=5), 0
+
+    async def add(count: int) -> None:
+        nonlocal n
+        for _ in range(count):
+            n += 1
+            await r.xadd("comments:cdc", {"fullname": f"t1_{n}", "version": str(n)})
+
+    async def same() -> list[str]:
+        full = await capture_cdc(r, "comments:cdc", scan=5)
+        held = await tail.newest()
+        assert held == full
+        return [e.fields["version"] for e in held]
+    try:
+        assert await same() == []
+        await add(3)
+        assert await same() == ["1", "2", "3"]
+        await add(1)
+        assert await same() == ["1", "2", "3", "4"]
+        await add(4)
+        assert await same() == ["4", "5", "6", "7", "8"]
+        await add(7)                                      # more than `scan` since the last read
+        assert await same() == ["11", "12", "13", "14", "15"]
+        assert await same() == ["11", "12", "13", "14", "15"]  # nothing new: nothing changes
+        await r.xtrim("comments:cdc", maxlen=0, approximate=False)
+        await add(2)                                      # the held entries are gone from the stream
+        assert await same() == ["16", "17"]
+        await r.delete("comments:cdc")
+        assert await same() == []
+        await add(1)
+        assert await same() == ["18"]
+    finally:
+        await r.aclose()
 
 
 def test_unsafe_pickle_is_reported_not_executed() -> None:
