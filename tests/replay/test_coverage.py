@@ -101,7 +101,8 @@ def test_every_branch_is_a_row_even_at_zero() -> None:
 PRESENT = ("edit.in_window_silent", "edit.in_window_voted", "edit.after_window", "edit.noop", "vote.self",
            "vote.change", "vote.unvote", "create.reply_to_deleted_refused", "listing.deleted_with_replies",
            "listing.more_limit", "listing.more_depth", "ties.confidence", "ties.top", "ties.controversial",
-           "confidence.float32_order", "text.non_nfc", "text.bidi", "json.raw", "listing.spam_removed")
+           "confidence.float32_order", "text.non_nfc", "text.bidi", "json.raw", "listing.spam_removed",
+           "morechildren.capped")
 
 
 async def test_the_probes_reach_the_legacys_branches(replay_settings, replay_stores, small_dataset, tmp_path) -> None:
@@ -138,3 +139,15 @@ def test_info_answers_are_counted_like_listings() -> None:
     cov.observe({"op": "read_info", "ids": ["t1_s"]}, {}, 200,
                 {"kind": "Listing", "data": {"children": [_t1("t1_s", 1, body="spam!")]}})
     assert cov.counts["listing.spam_removed"] == 1
+
+
+def test_a_capped_morechildren_answer_counts_its_comments_not_its_more_stub() -> None:
+    cov = _seeded()
+    kids = [f"c{k}" for k in range(24)]
+    answer = {"json": {"data": {"things": [_t1(f"t1_c{k}", 1) for k in range(20)]
+                                + [{"kind": "more", "data": {"children": kids[20:]}}]}}}
+    cov.observe({"op": "read_morechildren", "link": LINK, "children": kids}, {}, 200, answer)
+    assert cov.counts["morechildren.capped"] == 1
+    over = {"json": {"data": {"things": [_t1(f"t1_c{k}", 1) for k in range(21)]}}}
+    cov.observe({"op": "read_morechildren", "link": LINK, "children": kids}, {}, 200, over)
+    assert cov.counts["morechildren.capped"] == 1  # 21 comments: the cap was not applied
