@@ -14,6 +14,7 @@ the same author is the same pseudonym throughout, and the same seed builds the s
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import random
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import Any
 import orjson
 
 from shadow_proxy.datasets import probes
-from shadow_proxy.datasets.format import FORMAT_NAME, FORMAT_VERSION, SORTS
+from shadow_proxy.datasets.format import FORMAT_NAME, FORMAT_VERSION, SORTS, DatasetError
 
 DELETED = "[deleted]"
 
@@ -56,8 +57,55 @@ class Anonymiser:
         return "user_" + hashlib.blake2b(name.encode(), key=self._key, digest_size=5).hexdigest()
 
 
+def _repaired(value: Any) -> Any:
+    """Text a legacy could have stored: an unpaired UTF-16 surrogate (an escape some dumps hold)
+    and NUL (PostgreSQL text cannot hold it; the legacy refuses it in new text) become U+FFFD."""
+    if isinstance(value, str):
+        if value.isascii():
+            return value.replace("\x00", "\ufffd")
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace").replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_repaired(v) for v in value]
+    if isinstance(value, dict):
+        return {_repaired(k): _repaired(v) for k, v in value.items()}
+    return value
+
+
+def _json(text: str, path: Path, line: int) -> Any:
+    try:
+        return _repaired(orjson.loads(text))
+    except orjson.JSONDecodeError:
+        try:
+            return _repaired(json.loads(text))  # the stdlib parser takes unpaired surrogate escapes
+        except json.JSONDecodeError as exc:
+            raise DatasetError(str(path), line, f"not JSON ({exc}); expected one reddit comment object per line") from None
+
+
+def _thread_rows(ndjson: Path) -> list[dict[str, Any]]:
+    """One comment object per line. Split on newlines only: str.splitlines would also split inside
+    a body holding a raw U+2028, U+0085 or form feed."""
+    try:
+        text = ndjson.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(str(ndjson), _text_line(ndjson, exc.start), f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    rows = []
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        row = _json(line, ndjson, n)
+        if not isinstance(row, dict) or not all(k in row for k in ("name", "link_id", "parent_id", "created_utc")):
+            raise DatasetError(str(ndjson), n, "expected a comment object with name, link_id, parent_id and created_utc")
+        rows.append(row)
+    return rows
+
+
+def _text_line(path: Path, byte: int) -> int:
+    """The 1-based line of `byte` in `path`."""
+    return path.read_bytes()[:byte].count(b"\n") + 1
+
+
 def _load_thread(ndjson: Path, limit: int | None) -> _Thread:
-    rows = [orjson.loads(line) for line in ndjson.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = _thread_rows(ndjson)
     rows.sort(key=lambda r: (r["created_utc"], r["name"]))
     kept, known, orphans = [], {rows[0]["link_id"]} if rows else set(), 0
     for row in rows:
@@ -71,7 +119,7 @@ def _load_thread(ndjson: Path, limit: int | None) -> _Thread:
     post_file = ndjson.with_name(ndjson.name.replace(".ndjson", ".post.json"))
     link_name = rows[0]["link_id"] if rows else ndjson.stem
     if post_file.exists():
-        post = orjson.loads(post_file.read_bytes())
+        post = _json(post_file.read_text(encoding="utf-8", errors="replace"), post_file, 1)
     else:  # no recorded post: synthesize one from what the comments say about it
         first = rows[0] if rows else {}
         post = {"name": link_name, "title": f"thread {link_name}", "author": None, "subreddit": first.get("subreddit", "unknown"),

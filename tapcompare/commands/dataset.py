@@ -43,7 +43,10 @@ def build(threads_dir: Path | None, out: Path, seed: int, cutoff: float, max_vot
     if not threads_dir.is_dir():
         raise click.ClickException(f"threads directory {threads_dir} not found (expected <link>.ndjson files)")
     options = BuildOptions(seed=seed, cutoff=cutoff, max_votes=max_votes, max_comments_per_thread=max_comments_per_thread)
-    records = build_dataset(threads_dir, options)
+    try:
+        records = build_dataset(threads_dir, options)
+    except DatasetError as exc:
+        raise click.ClickException(str(exc)) from None
     lines = write_dataset(out, records)
     header = records[0]
     click.echo(f"wrote {out}: {lines} lines from {len(header['threads'])} threads; requests {header['requests']}")

@@ -13,6 +13,7 @@ import pytest
 from shadow_proxy.datasets.build import BuildOptions, build_dataset
 from shadow_proxy.datasets.format import SORTS, DatasetError, write_dataset
 from shadow_proxy.datasets.validate import validate_dataset
+from shadow_proxy.replay.coverage import wilson_float64
 from tests.support.paths import reddit_threads_dir
 
 
@@ -169,12 +170,41 @@ def test_probes_reach_the_branches_real_threads_rarely_reach(records: list[dict]
     # first), ordered the other way by the legacy's float32 steps (the reference computation below).
     (u1, d1), (u2, d2) = F32_PAIR
     assert confidence(u1, d1) < confidence(u2, d2)
-    assert _wilson64(u1, d1) == _wilson64(u2, d2)
+    assert wilson_float64(u1, d1) == wilson_float64(u2, d2)
 
 
-def _wilson64(ups: int, downs: int) -> float:
-    import math
+def _thread(tmp_path: Path, lines: list[str]) -> Path:
+    threads = tmp_path / "threads"
+    threads.mkdir(exist_ok=True)
+    (threads / "t3_x.ndjson").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return threads
 
-    n, z = ups + downs, 1.281551565545
-    p = ups / n
-    return (p + z * z / (2 * n) - z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
+
+def _comment(n: int, body: str) -> dict:
+    return {"name": f"t1_c{n}", "id": f"c{n}", "link_id": "t3_x", "parent_id": "t3_x", "author": "ann",
+            "body": body, "created_utc": 1_600_000_000.0 + n, "score": 1, "subreddit": "test"}
+
+
+def test_bodies_a_legacy_could_not_store_are_repaired_and_raw_line_separators_kept(tmp_path: Path) -> None:
+    """A raw U+2028 or U+0085 inside a body is not a line break of the file; an unpaired surrogate
+    escape and NUL (PostgreSQL text cannot hold it) become U+FFFD."""
+    lines = [orjson.dumps(_comment(1, "para\u2028graph\x85next\x0cfeed")).decode(),
+             orjson.dumps(_comment(2, "nul \x00 here")).decode(),
+             '{"name": "t1_c3", "id": "c3", "link_id": "t3_x", "parent_id": "t3_x", "author": "ann", '
+             '"body": "half \\ud83d pair", "created_utc": 1600000003.0, "score": 1, "subreddit": "test"}']
+    built = build_dataset(_thread(tmp_path, lines), BuildOptions(cutoff=1.0))
+    bodies = {r["fullname"]: r["body"] for r in built if r["kind"] == "comment" and not r.get("synthetic")}
+    assert bodies == {"t1_c1": "para\u2028graph\x85next\x0cfeed", "t1_c2": "nul \ufffd here",
+                      "t1_c3": "half \ufffd pair"}
+
+
+@pytest.mark.parametrize(("line", "reason"), [
+    ('{"name": "t1_c1", "body": ', "not JSON"),
+    ('["a list"]', "expected a comment object"),
+    ('{"name": "t1_c1"}', "expected a comment object"),
+])
+def test_a_bad_thread_line_names_the_file_line_and_what_was_expected(tmp_path: Path, line: str, reason: str) -> None:
+    threads = _thread(tmp_path, [orjson.dumps(_comment(1, "fine")).decode(), line])
+    with pytest.raises(DatasetError) as err:
+        build_dataset(threads, BuildOptions())
+    assert str(err.value).startswith(f"{threads / 't3_x.ndjson'}:2: ") and reason in str(err.value), str(err.value)
