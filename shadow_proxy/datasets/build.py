@@ -93,10 +93,33 @@ def _thread_rows(ndjson: Path) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         row = _json(line, ndjson, n)
-        if not isinstance(row, dict) or not all(k in row for k in ("name", "link_id", "parent_id", "created_utc")):
-            raise DatasetError(str(ndjson), n, "expected a comment object with name, link_id, parent_id and created_utc")
-        rows.append(row)
+        if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in ("name", "link_id", "parent_id")):
+            raise DatasetError(str(ndjson), n, "expected a comment object with name, link_id and parent_id (strings)")
+        rows.append(_typed(row, ndjson, n))
     return rows
+
+
+def _typed(row: dict[str, Any], path: Path, line: int) -> dict[str, Any]:
+    """Dumps differ in types: numbers as strings, null body or author. Coerced here, or refused
+    naming the field, so nothing later trips over a type."""
+    out = dict(row)
+    for key, kind in (("created_utc", float), ("score", int), ("gilded", int)):
+        if key not in out or (key != "created_utc" and out[key] is None):
+            if key == "created_utc":
+                raise DatasetError(str(path), line, "created_utc missing (expected epoch seconds)")
+            out.pop(key, None)
+            continue
+        try:
+            value = float(out[key])
+            if not math.isfinite(value):
+                raise ValueError(value)
+            out[key] = kind(value)
+        except (TypeError, ValueError):
+            raise DatasetError(str(path), line, f"{key} is {out[key]!r} (expected a number)") from None
+    for key in ("body", "author"):
+        if not isinstance(out.get(key), str):
+            out[key] = DELETED  # how reddit's API shows a body or author that is gone
+    return out
 
 
 def _text_line(path: Path, byte: int) -> int:

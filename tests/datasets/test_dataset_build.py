@@ -202,9 +202,28 @@ def test_bodies_a_legacy_could_not_store_are_repaired_and_raw_line_separators_ke
     ('{"name": "t1_c1", "body": ', "not JSON"),
     ('["a list"]', "expected a comment object"),
     ('{"name": "t1_c1"}', "expected a comment object"),
+    ('{"name": "t1_c2", "link_id": "t3_x", "parent_id": "t3_x"}', "created_utc missing"),
+    ('{"name": "t1_c2", "link_id": "t3_x", "parent_id": "t3_x", "created_utc": "soon"}', "created_utc is 'soon'"),
+    ('{"name": "t1_c2", "link_id": "t3_x", "parent_id": "t3_x", "created_utc": 1, "score": "many"}', "score is 'many'"),
 ])
 def test_a_bad_thread_line_names_the_file_line_and_what_was_expected(tmp_path: Path, line: str, reason: str) -> None:
     threads = _thread(tmp_path, [orjson.dumps(_comment(1, "fine")).decode(), line])
     with pytest.raises(DatasetError) as err:
         build_dataset(threads, BuildOptions())
     assert str(err.value).startswith(f"{threads / 't3_x.ndjson'}:2: ") and reason in str(err.value), str(err.value)
+
+
+def validate_dataset_records(tmp_path: Path, records: list[dict]) -> bool:
+    write_dataset(tmp_path / "odd.jsonl", records)
+    return bool(validate_dataset(tmp_path / "odd.jsonl").requests)
+
+
+def test_dump_types_are_coerced(tmp_path: Path) -> None:
+    """Numbers as strings, a null body or author: what real dumps hold, taken as reddit's API means them."""
+    odd = [dict(_comment(1, "fine")), dict(_comment(2, "x"), body=None, author=None),
+           dict(_comment(3, "numbers as strings"), created_utc="1600000003", score="5", gilded=None)]
+    built = build_dataset(_thread(tmp_path, [orjson.dumps(r).decode() for r in odd]), BuildOptions(cutoff=1.0))
+    seeded = {r["fullname"]: r for r in built if r["kind"] == "comment" and not r.get("synthetic")}
+    assert seeded["t1_c2"]["body"] == seeded["t1_c2"]["author"] == "[deleted]"
+    assert seeded["t1_c3"]["created_utc"] == 1600000003.0 and isinstance(seeded["t1_c3"]["score"], int)
+    assert validate_dataset_records(tmp_path, built)
