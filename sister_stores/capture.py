@@ -113,14 +113,13 @@ async def capture_cdc(
 ) -> list[CdcEvent]:
     """Events for `fullname` (every thing's when None; optionally only those of `request_id`) among
     the newest `scan` entries, oldest first."""
-    entries = cast(RawStreamEntries, await client.xrevrange(stream, count=scan))
-    out: list[CdcEvent] = []
-    for stream_id, raw in entries:
-        fields = {k.decode(): v.decode() for k, v in raw.items()}
-        if fullname is not None and fields.get("fullname") != fullname:
-            continue
-        if request_id is not None and fields.get("request_id") != request_id:
-            continue
-        out.append(CdcEvent(stream_id.decode(), fields))
+    events = events_oldest_first(cast(RawStreamEntries, await client.xrevrange(stream, count=scan)))
+    return [e for e in events if (fullname is None or e.fields.get("fullname") == fullname)
+            and (request_id is None or e.fields.get("request_id") == request_id)]
+
+
+def events_oldest_first(entries: RawStreamEntries) -> list[CdcEvent]:
+    """XREVRANGE's entries (newest first) decoded as events, oldest first."""
+    out = [CdcEvent(stream_id.decode(), {k.decode(): v.decode() for k, v in raw.items()}) for stream_id, raw in entries]
     out.reverse()
     return out

@@ -19,14 +19,7 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
-from sister_stores.capture import CdcEvent, RawStreamEntries
-
-
-def _events(entries: RawStreamEntries) -> list[CdcEvent]:
-    """XREVRANGE's entries (newest first) as events, oldest first."""
-    out = [CdcEvent(stream_id.decode(), {k.decode(): v.decode() for k, v in raw.items()}) for stream_id, raw in entries]
-    out.reverse()
-    return out
+from sister_stores.capture import CdcEvent, RawStreamEntries, events_oldest_first
 
 
 class CdcTail:
@@ -55,8 +48,8 @@ class CdcTail:
         if not still:
             self._refill(cast(RawStreamEntries, await self._client.xrevrange(self._stream, count=self._scan)))
             return
-        self._events.extend(_events(cast(RawStreamEntries, added)))  # a full batch pushes every older one out
+        self._events.extend(events_oldest_first(cast(RawStreamEntries, added)))  # a full batch pushes every older one out
 
     def _refill(self, entries: RawStreamEntries) -> None:
         self._events.clear()
-        self._events.extend(_events(entries))
+        self._events.extend(events_oldest_first(entries))

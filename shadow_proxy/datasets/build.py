@@ -103,10 +103,10 @@ def _typed(row: dict[str, Any], path: Path, line: int) -> dict[str, Any]:
     """Dumps differ in types: numbers as strings, null body or author. Coerced here, or refused
     naming the field, so nothing later trips over a type."""
     out = dict(row)
+    if out.get("created_utc") is None:
+        raise DatasetError(str(path), line, "created_utc missing (expected epoch seconds)")
     for key, kind in (("created_utc", float), ("score", int), ("gilded", int)):
-        if key not in out or (key != "created_utc" and out[key] is None):
-            if key == "created_utc":
-                raise DatasetError(str(path), line, "created_utc missing (expected epoch seconds)")
+        if out.get(key) is None:  # an optional one (created_utc is there, checked above)
             out.pop(key, None)
             continue
         try:
