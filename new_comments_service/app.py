@@ -22,7 +22,7 @@ from new_comments_service.middleware import api_middleware
 from new_comments_service.sql import Sql
 from new_comments_service.state import API_PATH, BACKEND, CLOCK, SETTINGS
 from sister_stores.addresses import StoreAddresses
-from sister_stores.databases import readonly_dsn
+from sister_stores.databases import close_pool, readonly_dsn
 from telemetry.http import mount_observability, request_id_middleware
 
 SERVICE = "new_service"
@@ -97,7 +97,7 @@ def _stores(settings: Settings, production: StoreAddresses, sister: StoreAddress
                 await production_redis.aclose()
             cache.close()
             if read_pool is not write_pool:
-                await read_pool.close()
-            await write_pool.close()
+                await close_pool(read_pool)
+            await close_pool(write_pool)
 
     return ctx

@@ -4,6 +4,7 @@ inspections `stores prepare` and the start-up checks rest on (tables, structure,
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 from dataclasses import dataclass
@@ -214,3 +215,13 @@ async def readonly_role_problems(conn: asyncpg.Connection, role: str, tables: li
     if writable := [r["t"] for r in privs if r["w"]]:
         unsafe.append("can write " + ", ".join(writable))
     return unsafe, lacking
+
+
+async def close_pool(pool: asyncpg.Pool, timeout: float = 10.0) -> None:
+    """Close an asyncpg pool; a connection that does not come back in time (the database refusing
+    connections while the pool restores its floor, a query stuck on a dead server) is cut, so a
+    shutdown never hangs on it."""
+    try:
+        await asyncio.wait_for(pool.close(), timeout)
+    except TimeoutError:
+        pool.terminate()

@@ -10,7 +10,6 @@ Timings convention (VerdictRecord.timings): `legacy_s` / `new_s` seconds (or `le
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import orjson
 from diff_reports.grouping import Signature, endpoint_of, signature, version_key
 from diff_reports.store.migrations import migrate
 from diff_reports.types import VerdictRecord
+from sister_stores.databases import close_pool
 
 DEFAULT_EXAMPLES_PER_GROUP = 5
 _RESULT_COLUMNS = ("at", "path", "endpoint", "verdict", "group_id", "request_id", "entity", "version",
@@ -171,13 +171,8 @@ class ResultsStore:
         return cls(pool, examples_per_group)
 
     async def close(self, timeout: float = 10.0) -> None:
-        """Close the pool; a connection that does not come back in time (the database refusing
-        connections while the pool restores its floor, a query stuck on a dead server) is cut, so
-        a shutdown never hangs."""
-        try:
-            await asyncio.wait_for(self.pool.close(), timeout)
-        except TimeoutError:
-            self.pool.terminate()
+        """Close the pool, bounded (sister_stores.databases.close_pool)."""
+        await close_pool(self.pool, timeout)
 
     async def write_batch(self, items: list[tuple[VerdictRecord, str | None]]) -> None:
         """Store a batch of (record, new-service version) in one transaction."""

@@ -15,6 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sister_stores.addresses import StoreAddresses
 from sister_stores.capture import CacheEntry, CdcEvent, PostgresState, capture_memcached, capture_postgres
 from sister_stores.cdc_tail import CdcTail
+from sister_stores.databases import close_pool
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class SideConnections:
         return cls(addresses, pool, redis_client(addresses.redis))
 
     async def close(self) -> None:
-        await self.pool.close()
+        await close_pool(self.pool)  # bounded: a store down at shutdown cannot hang it
         await self.redis.aclose()
 
 
