@@ -36,7 +36,7 @@ import orjson  # noqa: E402
 from deepdiff import DeepDiff  # noqa: E402
 
 from diff_reports.comparator import Comparator  # noqa: E402
-from diff_reports.compare import fast_equal  # noqa: E402
+from diff_reports.value_diff import fast_equal  # noqa: E402
 from diff_reports.normalise import NormaliseContext, Normaliser  # noqa: E402
 from diff_reports.rules import IgnoreRule  # noqa: E402
 from diff_reports.types import Observation  # noqa: E402

@@ -5,9 +5,9 @@ Run: `python benchmarks/replay_throughput.py [--quick]` (make bench runs it). No
 Datasets are built with `tapcompare dataset build --max-comments-per-thread N` from the bundled threads
 (../shared/datasets/reddit/threads) for N = base, 2 x base, 4 x base (every bundled thread has at least
 50 comments, so the dataset scales linearly up to N = 50). Each is replayed by `harness/replay_once.py`,
-which runs what `tapcompare replay DATASET --fail-on none` runs (shadow_proxy.replay) in its own process,
+which runs what `tapcompare replay DATASET --fail-on none` runs (replay) in its own process,
 on local store servers in a temp dir: requests/s (sent / drive time), comparisons/s (verdicts /
-(drive + settle time)), peak RSS of the replay process. When shadow_proxy.replay is missing or a run
+(drive + settle time)), peak RSS of the replay process. When replay is missing or a run
 fails, the section says "not measured: replay not available" and why.
 Writes results/replay_throughput.{json,md}.
 """
@@ -32,12 +32,12 @@ from harness.common import HARNESS, ROOT, TAPCOMPARE, install_cleanup, machine, 
 def available() -> str | None:
     """None when the replay can run, else why not."""
     if not (ROOT / "shadow_proxy" / "replay").is_dir():
-        return "shadow_proxy/replay/ does not exist"
+        return "replay/ does not exist"
     try:
-        from shadow_proxy.replay.run import ReplayOptions, run_replay  # noqa: F401
-        from shadow_proxy.replay.stores import open_stores  # noqa: F401
+        from replay.run import ReplayOptions, run_replay  # noqa: F401
+        from replay.stores import open_stores  # noqa: F401
     except Exception as exc:  # noqa: BLE001 - any import problem means: not available
-        return f"shadow_proxy.replay does not import ({type(exc).__name__}: {exc})"
+        return f"replay does not import ({type(exc).__name__}: {exc})"
     return None
 
 
@@ -142,7 +142,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"that rate falls as threads grow) it would take at least {full / 60:.0f} min of driving, beyond the "
         "10-minute `make bench` budget." if full else "",
         "" if r.get("cli_registers_replay") else
-        "Note: `tapcompare replay` is not registered in tapcompare/cli.py yet; the benchmark calls shadow_proxy.replay "
+        "Note: `tapcompare replay` is not registered in tapcompare/cli.py yet; the benchmark calls replay "
         "(what the command runs) directly.",
     ]
     return "\n".join(lines) + "\n"

@@ -2,7 +2,7 @@
 processes on one Redis Stream consumer group, and the bounded stream's backlog when workers fall behind.
 
 Everything is real: local Redis and PostgreSQL servers (sister_stores.local_servers, in a temp dir),
-worker subprocesses running shadow_proxy.jobs.service.serve_worker with the comparison core from
+worker subprocesses running wiring.worker.serve_worker with the comparison core from
 default settings, verdicts stored idempotently in a results database.
 
 Jobs are reads built from ../shared/datasets/reddit/threads (as benchmarks/compare_engine.py does):
@@ -41,9 +41,10 @@ from prometheus_client import CollectorRegistry  # noqa: E402
 
 from config import ProxySettings, Settings  # noqa: E402
 from diff_reports.types import Observation  # noqa: E402
-from shadow_proxy.jobs.codec import CapturedRequest, ComparisonJob, encode  # noqa: E402
-from shadow_proxy.jobs.metrics import BacklogMetrics  # noqa: E402
-from shadow_proxy.jobs.publisher import JOB_FIELD, BacklogMonitor  # noqa: E402
+from judge.codec import encode  # noqa: E402
+from traffic.shadowed import CapturedRequest, ComparisonJob  # noqa: E402
+from judge.metrics import BacklogMetrics  # noqa: E402
+from judge.publisher import JOB_FIELD, BacklogMonitor  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 THREAD = "t3_fjn0j9"
@@ -78,8 +79,8 @@ def make_jobs(n: int, tag: str, mix: str = "mixed") -> list[bytes]:
 
 # -- worker processes -----------------------------------------------------------------------------
 def run_worker(args: argparse.Namespace) -> None:
-    from shadow_proxy.jobs.service import serve_worker
-    from shadow_proxy.wiring import Parts
+    from wiring.worker import serve_worker
+    from wiring.parts import Parts
 
     proxy = ProxySettings(compare_mode="stream", jobs_stream=args.stream, jobs_group=args.group, jobs_redis=args.redis,
                           ramp_redis=args.redis, guard_enabled=False, admin_token="bench-admin-token")

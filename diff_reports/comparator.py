@@ -19,7 +19,7 @@ import time
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from diff_reports.compare import RawDifference, fast_equal, raw_differences, value_at
+from diff_reports.value_diff import RawDifference, fast_equal, raw_differences, value_at
 from diff_reports.noise import LearnedNoise
 from diff_reports.normalise import NormaliseContext, Normaliser
 from diff_reports.redact import redact

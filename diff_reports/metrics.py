@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from diff_reports.compare import DIFFERENCE_KINDS
+from diff_reports.value_diff import DIFFERENCE_KINDS
 from diff_reports.grouping import endpoint_of
 from diff_reports.types import (
     ALL_WRITE_PATHS,

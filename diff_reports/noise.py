@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from diff_reports.compare import RawDifference, fast_equal, raw_differences
+from diff_reports.value_diff import RawDifference, fast_equal, raw_differences
 from diff_reports.normalise import NormaliseContext, Normaliser
 from diff_reports.paths import ancestor_patterns
 from diff_reports.types import Observation

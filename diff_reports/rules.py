@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from diff_reports.compare import DIFFERENCE_KINDS
+from diff_reports.value_diff import DIFFERENCE_KINDS
 from diff_reports.paths import compile_glob
 from diff_reports.types import Difference
 

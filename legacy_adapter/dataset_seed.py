@@ -1,6 +1,6 @@
 """Seed a store set from a dataset's seed snapshot (docs/dataset-format.md), through the legacy model.
 
-The records are what `shadow_proxy.datasets.build` writes: accounts, subreddits, links and comments
+The records are what `datasets.build` writes: accounts, subreddits, links and comments
 (every parent before its children). Choices, shared with `seeding.py` (the thread-file seeder):
 - comments and links keep the dataset's real base36 ids and creation times; accounts and
   subreddits get sequence ids in file order (so two sets seeded from one file get the same ids);

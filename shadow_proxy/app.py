@@ -11,20 +11,25 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from config import ProxySettings
+from diff_reports.types import VerdictKind, VerdictRecord
+from judge.health import proxy_ready
+from judge.protocols import Comparator, ComparisonExecutor, NoWriteValidation, RaisedHook, VerdictSink, WriteValidator
+from judge.publisher import ProxyJobs
+from traffic.shadowed import RecheckReads
+from judge.recording import InMemorySink, VerdictRecorder
+from judge.runner import JobRunner
 from shadow_proxy.admin import ADMIN_TOKEN_NAME, AdminApi
 from shadow_proxy.audit import RampKeys
-from shadow_proxy.dispatch import Shadower, ShadowTarget
-from shadow_proxy.exchange import Exchange
 from shadow_proxy.forward import Forwarder
 from shadow_proxy.guardrails import Guardrail, GuardrailConfig
-from shadow_proxy.jobs.health import proxy_ready
-from shadow_proxy.jobs.publisher import ProxyJobs
 from shadow_proxy.links import LinkIndex
 from shadow_proxy.metrics import ProxyMetrics
-from shadow_proxy.protocols import Comparator, NoWriteValidation, RaisedHook, VerdictSink, WriteValidator
 from shadow_proxy.queue import ShadowQueue
 from shadow_proxy.ramp import RampControl, RampState
-from shadow_proxy.sinks import InMemorySink
+from shadow_proxy.shadow_calls import reread
+from shadow_proxy.shadower import Shadower, ShadowTarget
+from traffic.exchange import Exchange
+from traffic.shadowed import ComparisonJob
 from telemetry.http import mount_observability, request_id_middleware
 from telemetry.logs import get_logger
 
@@ -60,6 +65,7 @@ class ProxyRuntime:
         self.control: RampControl
         self.queue: ShadowQueue[Exchange]
         self.shadower: Shadower
+        self.runner: JobRunner | None = None  # inline mode: the judge runs in this process
         self.forwarder: Forwarder
         self.guardrail: Guardrail | None = None
         self.links: LinkIndex
@@ -100,13 +106,15 @@ class ProxyRuntime:
                                                        s.guard_max_error_rate, s.guard_max_mismatch_rate),
                                        self.control, self.metrics)
         self.jobs = ProxyJobs.open(s, self.ramp_redis_url, self.registry, self.raised)
-        target = ShadowTarget(self.new_url, self.tap_secret, s.shadow_timeout_s, self.legacy_url,
-                              s.recheck_read_mismatches, s.validate_timeout_s,
+        target = ShadowTarget(self.new_url, self.tap_secret, s.shadow_timeout_s,
                               max_response_bytes=s.max_shadow_response_bytes)
-        self.shadower = Shadower(self._shadow_session, target,
-                                 self.ramp, self.links, self.comparator, self.sink, self.validator,
-                                 self.guardrail, self.metrics, self.raised,
-                                 publisher=self.jobs.publisher if self.jobs else None)
+        executor: ComparisonExecutor
+        if self.jobs is not None:
+            executor = self.jobs.publisher
+        else:
+            executor = self.runner = self._inline_runner()
+        self.shadower = Shadower(self._shadow_session, target, self.ramp, self.links, executor, self.metrics,
+                                 self.raised)
         self.queue = ShadowQueue(s.queue_size, s.shadow_workers, self.shadower.handle, self.raised,
                                  lambda ex: self.metrics.dropped.labels(ex.endpoint).inc())
         self.metrics.track_queue_depth(self.queue.depth)
@@ -116,6 +124,25 @@ class ProxyRuntime:
         self.forwarder = Forwarder(self._legacy_session, self.legacy_url, s.legacy_timeout_s, s.max_body_bytes,
                                    self.ramp, self.queue, self.metrics, self.raised, self.recorder)
         log.info("proxy_started", legacy=self.legacy_url, new=self.new_url, ramp=self.ramp.pcts)
+
+    def _inline_runner(self) -> JobRunner:
+        """Inline mode: the judge in this process, its verdicts counted, stored and watched here."""
+        s = self.settings
+        session = self._shadow_session
+        assert session is not None
+
+        async def recheck(job: ComparisonJob) -> RecheckReads:
+            return await reread(session, job, new_url=self.new_url, legacy_url=self.legacy_url,
+                                timeout_s=s.shadow_timeout_s, max_bytes=s.max_shadow_response_bytes,
+                                observe=lambda side, outcome, took: self.metrics.shadow.labels(side, outcome).observe(took))
+
+        def count(record: VerdictRecord) -> None:
+            self.metrics.verdicts.labels(record.path, VerdictKind(record.verdict).value).inc()
+
+        recorder = VerdictRecorder(self.sink, self.guardrail, self.raised, count)
+        return JobRunner(self.comparator, self.validator, self.raised,
+                         recheck=recheck if s.recheck_read_mismatches else None,
+                         validate_timeout_s=s.validate_timeout_s, recorder=recorder)
 
     async def stop(self) -> None:
         # Primaries are finished by now (aiohttp drains them first); give queued shadows a moment.
@@ -127,7 +154,8 @@ class ProxyRuntime:
         if self.recorder is not None:
             await self.recorder.stop()
         await self.ramp.stop()
-        self.shadower.close()
+        if self.runner is not None:
+            self.runner.close()
         if self.jobs is not None:
             await self.jobs.close()
         for session in (self._legacy_session, self._shadow_session):
@@ -165,7 +193,7 @@ def create_app(settings: ProxySettings, *, legacy_url: str, new_url: str, tap_se
     `recorder` (shadow_proxy.capture.CaptureRecorder) also records sampled requests as a dataset log.
     `resources` (objects with async start() and close(), e.g. the results pipeline and the store
     validator) start, in order, before the proxy does and close, in reverse, after it stopped.
-    Build it with `shadow_proxy.wiring.Parts.proxy_app`, which chooses these parts from Settings.
+    Build it with `wiring.parts.Parts.proxy_app`, which chooses these parts from Settings.
     """
     registry = registry or CollectorRegistry()
     runtime = ProxyRuntime(settings, legacy_url=legacy_url, new_url=new_url, tap_secret=tap_secret,

@@ -17,15 +17,15 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
-from shadow_proxy.exchange import Exchange
+from traffic.exchange import Exchange
 from shadow_proxy.metrics import PASSTHROUGH, ProxyMetrics
 from shadow_proxy.passthrough import (
     SKIP_AUTO_HEADERS, read_body, send_response, upstream_body, upstream_headers, upstream_url,
 )
-from shadow_proxy.protocols import RaisedHook
+from judge.protocols import RaisedHook
 from shadow_proxy.queue import ShadowQueue
 from shadow_proxy.ramp import RampState
-from shadow_proxy.routes import endpoint_for
+from traffic.routes import endpoint_for
 from telemetry.http import REQUEST_ID_KEY
 from telemetry.logs import get_logger, new_request_id
 

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-from shadow_proxy.protocols import RaisedHook
+from judge.protocols import RaisedHook
 
 T = TypeVar("T")
 

@@ -13,7 +13,7 @@ import click
 
 from config import Settings
 from config.safety import SECRETS_BY_COMPONENT, default_secrets_in_use, env_name
-from diff_reports.store.migrations import MIGRATIONS, current_version
+from results.store.migrations import MIGRATIONS, current_version
 from sister_stores.addresses import StoreAddresses
 from sister_stores.databases import (
     database_name,

@@ -1,7 +1,7 @@
 """One `tapcompare replay DATASET` run, in this process, with its figures as JSON.
 
 `python replay_once.py DATASET STORES_DIR OUT_DIR RESULT.json`. It calls what `tapcompare replay`
-calls (shadow_proxy.replay: open_stores, run_replay with --fail-on none, no progress bar), so the
+calls (replay: open_stores, run_replay with --fail-on none, no progress bar), so the
 whole replay stack (legacy, rewrite, proxy, validation, results) runs in this process and its peak
 RSS (VmHWM) is the replay's memory; the store servers are separate processes, stopped at the end.
 """
@@ -27,8 +27,8 @@ def vmhwm_kb() -> int | None:
 def main() -> None:
     dataset, stores_dir, out_dir, result_path = (Path(a) for a in sys.argv[1:5])
     from config import load_settings
-    from shadow_proxy.replay.run import ReplayOptions, run_replay
-    from shadow_proxy.replay.stores import open_stores
+    from replay.run import ReplayOptions, run_replay
+    from replay.stores import open_stores
 
     settings = load_settings(None)
     t0 = time.perf_counter()

@@ -25,11 +25,11 @@ import orjson
 from prometheus_client import CollectorRegistry
 
 from shadow_proxy.capture.sampling import CaptureSampler, LinkResolver
-from shadow_proxy.datasets.scrub import Scrubber
-from shadow_proxy.datasets.imports.common import HttpRequest, Skip, to_record
-from shadow_proxy.exchange import Exchange, parse_body
-from shadow_proxy.protocols import RaisedHook
-from shadow_proxy.routes import Unshadowable, parse_request
+from datasets.scrub import Scrubber
+from datasets.imports.common import HttpRequest, Skip, to_record
+from traffic.exchange import Exchange, parse_body
+from judge.protocols import RaisedHook
+from traffic.routes import Unshadowable, parse_request
 from telemetry.logs import get_logger
 from telemetry.metrics import counter
 

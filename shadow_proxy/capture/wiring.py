@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from config.settings import CaptureSettings
 from shadow_proxy.capture.recorder import CaptureRecorder
-from shadow_proxy.datasets.scrub import Scrubber
+from datasets.scrub import Scrubber
 
 
 def scrubber_from_settings(settings: CaptureSettings) -> Scrubber:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from shadow_proxy.datasets.build import BuildOptions, build_dataset
-from shadow_proxy.datasets.format import DatasetError, write_dataset
-from shadow_proxy.datasets.validate import validate_dataset
+from datasets.build import BuildOptions, build_dataset
+from datasets.format import DatasetError, write_dataset
+from datasets.validate import validate_dataset
 from tapcompare.commands.dataset_import import import_cmd
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import click
 
-from shadow_proxy.capture.dataset import read_capture, read_records, seed_of, write_capture_dataset
-from shadow_proxy.datasets.scrub import Scrubber
-from shadow_proxy.datasets.format import DatasetError
-from shadow_proxy.datasets.imports.common import ImportFormatError, ImportResult
-from shadow_proxy.datasets.imports.goreplay import read_goreplay
-from shadow_proxy.datasets.imports.har import read_har
+from datasets.from_capture import read_capture, read_records, seed_of, write_capture_dataset
+from datasets.scrub import Scrubber
+from datasets.format import DatasetError
+from datasets.imports.common import ImportFormatError, ImportResult
+from datasets.imports.goreplay import read_goreplay
+from datasets.imports.har import read_har
 from tapcompare.context import settings_from_click
 
 # (source, scrubber, strict=...) -> ImportResult; read_capture also takes `strict` by position.

@@ -16,7 +16,7 @@ from legacy_adapter.consumer import Consumer
 from legacy_adapter.schema import schema_sql
 from legacy_adapter.dataset_seed import seed_dataset
 from legacy_adapter.seeding import seed as seed_threads
-from shadow_proxy.capture.dataset import read_records, seed_of
+from datasets.from_capture import read_records, seed_of
 from legacy_adapter.store import LegacyStores
 from sister_stores.resolve import resolve_store_sets
 from tapcompare.context import settings_from_click

@@ -6,7 +6,7 @@ import click
 from aiohttp import web
 
 from shadow_proxy.app import RUNNER_OPTIONS
-from shadow_proxy.wiring import Parts, WiringError
+from wiring.parts import Parts, WiringError
 from sister_stores.guard import SameStoreError
 from sister_stores.local_servers import LocalStoreError
 from tapcompare.context import settings_from_click

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from shadow_proxy.audit import RampKeys, recent_audit
 from shadow_proxy.ramp import ENDPOINTS, RampControl, RampError
-from shadow_proxy.wiring import ramp_redis_url
+from wiring.parts import ramp_redis_url
 from tapcompare.context import console, settings_from_click
 
 

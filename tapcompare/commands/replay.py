@@ -16,16 +16,16 @@ from typing import Any, TypeVar
 import click
 
 from config import Settings
-from shadow_proxy.datasets.build import BuildOptions, build_dataset
-from shadow_proxy.capture.dataset import read_records
-from shadow_proxy.datasets.format import DatasetError, write_dataset
-from diff_reports.store.queries import Thresholds
-from shadow_proxy.replay.coverage import BRANCHES
-from shadow_proxy.replay.gate import POLICIES, BaselineError
-from shadow_proxy.replay.run import ReplayOptions, ReplayResult, run_replay
-from shadow_proxy.replay.stack import serve
-from shadow_proxy.replay.stores import DEFAULT_STORES_DIR, ReplayStores, ReplayStoresError, open_stores
-from shadow_proxy.replay.summary import print_summary
+from datasets.build import BuildOptions, build_dataset
+from datasets.from_capture import read_records
+from datasets.format import DatasetError, write_dataset
+from results.store.queries import Thresholds
+from replay.coverage import BRANCHES
+from replay.gate import POLICIES, BaselineError
+from replay.run import ReplayOptions, ReplayResult, run_replay
+from replay.stack import serve
+from replay.stores import DEFAULT_STORES_DIR, ReplayStores, ReplayStoresError, open_stores
+from replay.summary import print_summary
 from sister_stores.guard import SameStoreError
 from sister_stores.local_servers import LocalStoreError
 from tapcompare.commands.dataset import default_threads_dir

@@ -16,13 +16,13 @@ import click
 from aiohttp import web
 from rich.table import Table
 
-from diff_reports.export.write import FORMATS
-from diff_reports.store.report import export_report
-from diff_reports.store import queries
-from diff_reports.store.lifecycle import LifecycleError, accept_group, fix_group, reopen_group
-from diff_reports.store.queries import Filters, Thresholds
-from diff_reports.store.store import ResultsStore, ensure_database
-from shadow_proxy.wiring import Parts, results_dsn
+from results.export.write import FORMATS
+from results.store.report import export_report
+from results.store import queries
+from results.store.lifecycle import LifecycleError, accept_group, fix_group, reopen_group
+from results.store.queries import Filters, Thresholds
+from results.store.store import ResultsStore, ensure_database
+from wiring.parts import Parts, results_dsn
 from tapcompare.context import console, settings_from_click
 from tapcompare.preflight import require_ready
 

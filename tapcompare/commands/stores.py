@@ -11,7 +11,7 @@ import click
 from rich.table import Table
 
 from config import Settings
-from diff_reports.store.migrations import MIGRATIONS, current_version, migrate
+from results.store.migrations import MIGRATIONS, current_version, migrate
 from legacy_adapter.schema import schema_sql
 from sister_stores.guard import SameStoreError
 from sister_stores.local_servers import SET_NAMES, LocalStoreError

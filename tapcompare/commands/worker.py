@@ -2,7 +2,7 @@
 
 Addresses: jobs stream on `proxy.jobs_redis` (else the control-plane Redis), results in the
 `[reports]` results database, write validation against the production and sister store sets;
-all of it built by the composition root (`shadow_proxy.wiring.Parts`), as in the inline proxy.
+all of it built by the composition root (`wiring.parts.Parts`), as in the inline proxy.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import socket
 
 import click
 
-from shadow_proxy.jobs.service import serve_worker
-from shadow_proxy.wiring import Parts, WiringError
+from wiring.worker import serve_worker
+from wiring.parts import Parts, WiringError
 from sister_stores.guard import SameStoreError
 from sister_stores.local_servers import LocalStoreError
 from tapcompare.context import settings_from_click

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from shadow_proxy.capture.dataset import read_records, seed_of, write_capture_dataset
-from shadow_proxy.datasets.scrub import Scrubber
-from shadow_proxy.datasets.imports.common import ImportFormatError
-from shadow_proxy.datasets.imports.goreplay import read_goreplay
-from shadow_proxy.datasets.imports.har import read_har
-from shadow_proxy.datasets.validate import validate_dataset
+from datasets.from_capture import read_records, seed_of, write_capture_dataset
+from datasets.scrub import Scrubber
+from datasets.imports.common import ImportFormatError
+from datasets.imports.goreplay import read_goreplay
+from datasets.imports.har import read_har
+from datasets.validate import validate_dataset
 from tapcompare.commands.dataset_import import import_cmd
 
 FIXTURES = Path(__file__).parent / "fixtures"

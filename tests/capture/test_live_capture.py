@@ -10,10 +10,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from shadow_proxy.capture.dataset import read_records, write_capture_dataset
+from datasets.from_capture import read_records, write_capture_dataset
 from shadow_proxy.capture.recorder import CaptureRecorder
 from shadow_proxy.capture.sampling import CaptureSampler
-from shadow_proxy.datasets.scrub import Scrubber
+from datasets.scrub import Scrubber
 from tests.capture.conftest import seed_snapshot
 
 LINK = "t3_haucpf"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from multidict import CIMultiDict
 
-from shadow_proxy.capture.dataset import read_records
+from datasets.from_capture import read_records
 from shadow_proxy.capture.recorder import CaptureRecorder
-from shadow_proxy.datasets.scrub import Scrubber
-from shadow_proxy.exchange import Exchange
+from datasets.scrub import Scrubber
+from traffic.exchange import Exchange
 
 
 def _info(n: int) -> Exchange:

@@ -14,15 +14,15 @@ import pytest
 
 from config import Settings
 from config.settings import CaptureSettings
-from shadow_proxy.capture.dataset import read_records, seed_of, write_capture_dataset
-from shadow_proxy.datasets.build import BuildOptions, build_dataset
-from shadow_proxy.datasets.format import write_dataset
+from datasets.from_capture import read_records, seed_of, write_capture_dataset
+from datasets.build import BuildOptions, build_dataset
+from datasets.format import write_dataset
 from sister_stores.databases import drop_database
 from tests.contract.seed import THREADS_DIR
 from tests.support.stores import StoreSets, fresh_sets, release_sets
 
-replay_run = pytest.importorskip("shadow_proxy.replay.run")
-replay_stores = pytest.importorskip("shadow_proxy.replay.stores")
+replay_run = pytest.importorskip("replay.run")
+replay_stores = pytest.importorskip("replay.stores")
 
 
 async def _replay(sets: StoreSets, dataset: Path, out: Path, settings: Settings | None = None):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from config import settings_from_mapping
-from shadow_proxy.capture.dataset import assemble
-from shadow_proxy.datasets.scrub import Scrubber
+from datasets.from_capture import assemble
+from datasets.scrub import Scrubber
 from shadow_proxy.capture.wiring import recorder_from_settings
 
 

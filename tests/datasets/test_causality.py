@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shadow_proxy.datasets.build import BuildOptions, build_dataset
-from shadow_proxy.datasets.format import DatasetError, write_dataset
-from shadow_proxy.datasets.validate import validate_dataset
+from datasets.build import BuildOptions, build_dataset
+from datasets.format import DatasetError, write_dataset
+from datasets.validate import validate_dataset
 
 
 @st.composite

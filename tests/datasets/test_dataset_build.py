@@ -10,10 +10,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from shadow_proxy.datasets.build import BuildOptions, build_dataset
-from shadow_proxy.datasets.format import SORTS, DatasetError, write_dataset
-from shadow_proxy.datasets.validate import validate_dataset
-from shadow_proxy.replay.coverage import wilson_float64
+from datasets.build import BuildOptions, build_dataset
+from datasets.format import SORTS, DatasetError, write_dataset
+from datasets.validate import validate_dataset
+from replay.coverage import wilson_float64
 from tests.support.paths import reddit_threads_dir
 
 
@@ -153,7 +153,7 @@ def test_replies_to_deleted_comments_are_seeded(records: list[dict]) -> None:
 
 def test_probes_reach_the_branches_real_threads_rarely_reach(records: list[dict]) -> None:
     from legacy_adapter.sorts import confidence
-    from shadow_proxy.datasets.probes import F32_PAIR
+    from datasets.probes import F32_PAIR
 
     probes = [r for r in records if r["kind"] == "request" and "probe" in r]
     threads = records[0]["threads"]

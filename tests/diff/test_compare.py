@@ -7,7 +7,7 @@ from typing import Any
 from deepdiff import DeepDiff
 from hypothesis import given, settings
 
-from diff_reports.compare import _KINDS, DIFFERENCE_KINDS, RawDifference, deep_diff, differences, fast_equal, raw_differences, strict_equal, value_at
+from diff_reports.value_diff import _KINDS, DIFFERENCE_KINDS, RawDifference, deep_diff, differences, fast_equal, raw_differences, strict_equal, value_at
 from diff_reports.normalise import canonical
 from tests.diff.strategies import json_pairs, json_values
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from hypothesis import given, settings
 
-from diff_reports.compare import fast_equal
+from diff_reports.value_diff import fast_equal
 from diff_reports.normalise import (
     NormaliseContext,
     Normaliser,

@@ -20,14 +20,14 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from config import NewServiceSettings, ProxySettings, Settings
-from diff_reports.store.writer import ResultsWriter
+from results.store.writer import ResultsWriter
 from diff_reports.types import VerdictRecord
 from legacy_adapter.app import create_app as legacy_app
 from legacy_adapter.consumer import GROUP, Consumer
 from new_comments_service.app import create_app as new_app
 from shadow_proxy.app import PROXY, ProxyRuntime, runner_options
-from shadow_proxy.sinks import ResultsSink
-from shadow_proxy.wiring import Parts
+from judge.recording import ResultsSink
+from wiring.parts import Parts
 from sister_stores.addresses import StoreAddresses
 from sister_stores.databases import apply_sql
 from sister_stores.local_servers import LocalStores

@@ -12,7 +12,7 @@ import pytest
 from config import NewServiceSettings, Settings
 from diff_reports.configure import comparator_from_settings
 from shadow_proxy.app import PROXY, create_app
-from shadow_proxy.sinks import InMemorySink
+from judge.recording import InMemorySink
 from tests.contract.seed import THREADS_DIR
 from tests.proxy.conftest import ADMIN_TOKEN, ProxyHandle, serve, set_ramp
 from tests.support.stores import READONLY_ROLE, StoreSets

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shadow_proxy.routes import Unshadowable, endpoint_for, parse_request
+from traffic.routes import Unshadowable, endpoint_for, parse_request
 
 FORM = "application/x-www-form-urlencoded"
 

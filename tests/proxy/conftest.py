@@ -17,7 +17,7 @@ from aiohttp import web
 from config import ProxySettings
 from diff_reports.types import Observation, VerdictKind, VerdictRecord
 from shadow_proxy.app import PROXY, ProxyRuntime, create_app, runner_options
-from shadow_proxy.sinks import InMemorySink
+from judge.recording import InMemorySink
 from tests.proxy.standins import TAP_SECRET, BackendState, make_backend
 
 ADMIN_TOKEN = "test-admin-token"

@@ -39,7 +39,7 @@ def test_big_bodies_are_hostile() -> None:
 async def test_an_answer_over_one_mib_is_compared_whole(proxy_factory, legacy, new, client) -> None:
     legacy.state.big = new.state.big = BODIES
     async with proxy_factory(legacy.url, new.url, shadow_timeout_s=20.0) as proxy:
-        proxy.runtime.shadower._comparator = Comparator()
+        proxy.runtime.runner.comparator = Comparator()
         await set_ramp(proxy, comments=100)
         raw = await _get(client, proxy.url)
         assert len(raw) > 1024 * 1024

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from shadow_proxy.jobs.recheck import DEFAULT_ROUNDS
+from judge.recheck import DEFAULT_ROUNDS
 from tests.proxy.conftest import metric, set_ramp, settle
 
 N = 20
@@ -75,7 +75,7 @@ async def test_broken_comparator_and_sink_never_reach_the_primary(proxy_factory,
         class Boom:
             def compare(self, *a, **k):
                 raise RuntimeError("comparator bug")
-        proxy.runtime.shadower._comparator = Boom()
+        proxy.runtime.runner.comparator = Boom()
         proxy.runtime._user_raised = lambda op, exc: raised.append(op)
         await set_ramp(proxy, comments=100)
         assert await primaries(client, proxy.url, 3) == await primaries(client, legacy.url, 3)
@@ -127,7 +127,7 @@ async def test_a_comparator_that_reports_its_own_failure_still_reaches_raised(pr
 
     raised: list[str] = []
     async with proxy_factory(legacy.url, new.url) as proxy:
-        proxy.runtime.shadower._comparator = Comparator(normaliser=Normaliser([broken]))
+        proxy.runtime.runner.comparator = Comparator(normaliser=Normaliser([broken]))
         proxy.runtime._user_raised = lambda op, exc: raised.append(op)
         await set_ramp(proxy, comments=100)
         await primaries(client, proxy.url, 2)

@@ -10,7 +10,7 @@ import pytest
 
 from config import NewServiceSettings, Settings
 from shadow_proxy.app import PROXY, create_app
-from shadow_proxy.sinks import InMemorySink
+from judge.recording import InMemorySink
 from tests.contract.seed import THREADS_DIR
 from tests.proxy.conftest import ADMIN_TOKEN, ProxyHandle, serve, set_ramp, settle
 from tests.support.stores import READONLY_ROLE

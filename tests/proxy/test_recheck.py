@@ -10,7 +10,8 @@ import pytest
 from diff_reports.comparator import Comparator
 from diff_reports.noise import LearnedNoise
 from diff_reports.types import Observation, VerdictKind
-from shadow_proxy.jobs.recheck import RecheckReads, judge_recheck
+from judge.recheck import judge_recheck
+from traffic.shadowed import RecheckReads
 
 PATH = "read.comments.response"
 

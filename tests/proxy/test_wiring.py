@@ -14,10 +14,10 @@ from yarl import URL
 
 from config import Settings, settings_from_mapping
 from shadow_proxy.app import PROXY
-from shadow_proxy.protocols import NoWriteValidation
-from shadow_proxy.sinks import ResultsSink
-from shadow_proxy.validation.store_validator import StoreValidator
-from shadow_proxy.wiring import Parts
+from judge.protocols import NoWriteValidation
+from judge.recording import ResultsSink
+from write_validation.store_validator import StoreValidator
+from wiring.parts import Parts
 from sister_stores.databases import drop_database
 from tests.proxy.conftest import ADMIN_TOKEN, ProxyHandle, serve, set_ramp, settle
 from tests.support.stores import READONLY_ROLE

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from diff_reports.types import VerdictKind, VerdictRecord
-from shadow_proxy.protocols import ShadowedWrite
+from traffic.shadowed import ComparisonJob
 from tests.proxy.conftest import metric, set_ramp, settle
 from tests.proxy.standins import TAP_SECRET
 
@@ -14,16 +14,16 @@ USER = {"X-Auth-User": "alice"}
 
 class RecordingValidator:
     def __init__(self) -> None:
-        self.writes: list[ShadowedWrite] = []
+        self.writes: list[ComparisonJob] = []
 
-    async def validate(self, write: ShadowedWrite) -> list[VerdictRecord]:
+    async def validate(self, write: ComparisonJob) -> list[VerdictRecord]:
         self.writes.append(write)
         return [VerdictRecord(f"{write.endpoint}.postgres.parity", VerdictKind.MATCH, write.entity, write.request_id)]
 
 
 async def test_create_carries_the_legacy_identity(proxy, legacy, new, client) -> None:
     validator = RecordingValidator()
-    proxy.runtime.shadower._validator = validator
+    proxy.runtime.runner.validator = validator
     await set_ramp(proxy, create=100, update=100, increment=100)
     headers = {**USER, "X-Request-Id": "req-create", "X-Tap-Thing-Id": "999", "X-Tap-Secret": "forged"}
     async with client.post(proxy.url + "/api/comment", data={"thing_id": "t1_1", "text": "hi"}, headers=headers) as r:
@@ -48,9 +48,9 @@ async def test_create_carries_the_legacy_identity(proxy, legacy, new, client) ->
         assert proxy.sink.count(path, "match") == 1, proxy.sink.by_path()
     assert proxy.sink.count("create.postgres.parity", "match") == 1
     write = validator.writes[0]
-    assert (write.endpoint, write.entity, write.link, write.thing_id) == \
-        ("create", created["name"], "t3_a", int(created["id"], 36))
-    assert write.form == {"thing_id": "t1_1", "text": "hi"} and write.auth_user == "alice"
+    assert (write.kind, write.endpoint, write.entity, write.link) == ("write", "create", created["name"], "t3_a")
+    assert write.request_time == "1763683200.000000" and write.auth_user == "alice"
+    assert write.request.body == legacy.state.seen[0]["body"]
     assert validator.writes[2].link == "t3_a"  # the vote's thread, learned from the create response
 
 
@@ -69,12 +69,12 @@ async def test_writes_the_legacy_rejects_are_not_sent(proxy, new, client) -> Non
 
 async def test_a_stuck_validator_times_out_into_unavailable_verdicts(proxy_factory, legacy, new, client) -> None:
     class Stuck:
-        async def validate(self, write: ShadowedWrite) -> list[VerdictRecord]:
+        async def validate(self, write: ComparisonJob) -> list[VerdictRecord]:
             await asyncio.Event().wait()
             return []
 
     async with proxy_factory(legacy.url, new.url, validate_timeout_s=0.1) as proxy:
-        proxy.runtime.shadower._validator = Stuck()
+        proxy.runtime.runner.validator = Stuck()
         await set_ramp(proxy, increment=100)
         async with client.post(proxy.url + "/api/vote", data={"id": "t1_1", "dir": "1"}, headers=USER) as r:
             assert r.status == 200

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from config import NewServiceSettings, Settings
-from shadow_proxy.datasets.build import BuildOptions, build_dataset
-from shadow_proxy.datasets.format import write_dataset
-from shadow_proxy.replay.run import ReplayOptions, ReplayResult, run_replay
-from shadow_proxy.replay.stores import ReplayStores
+from datasets.build import BuildOptions, build_dataset
+from datasets.format import write_dataset
+from replay.run import ReplayOptions, ReplayResult, run_replay
+from replay.stores import ReplayStores
 from sister_stores.databases import drop_database
 from tests.support.paths import reddit_threads_dir
 from tests.support.stores import READONLY_ROLE

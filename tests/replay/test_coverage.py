@@ -7,9 +7,9 @@ import json
 
 import jsonschema
 
-from diff_reports.export.formats import SCHEMA_FILE
-from diff_reports.store.queries import Thresholds
-from shadow_proxy.replay.coverage import BRANCHES, attach_to_reports, coverage_for
+from results.export.formats import SCHEMA_FILE
+from results.store.queries import Thresholds
+from replay.coverage import BRANCHES, attach_to_reports, coverage_for
 from tests.replay.conftest import replay
 
 LINK = "t3_l"

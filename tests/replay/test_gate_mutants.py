@@ -2,7 +2,7 @@
 
 Real threads edit only comments years old and have no sibling scores whose confidence order
 differs between float32 and float64, so "18/18 paths covered" passed both bugs. The dataset's
-probe set (shadow_proxy/datasets/probes.py) reaches them; the replay runs the way the other
+probe set (datasets/probes.py) reaches them; the replay runs the way the other
 tests here do (the real stack, lockstep, `--fail-on any`), plus the CLI's trust checks.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 
 from new_comments_service import sorts, writes
-from shadow_proxy.replay.coverage import wilson_float64 as _wilson_float64  # what a rewrite gets when it drops r2's float32
-from shadow_proxy.replay.gate import EXIT_GATE, apply_trust
+from replay.coverage import wilson_float64 as _wilson_float64  # what a rewrite gets when it drops r2's float32
+from replay.gate import EXIT_GATE, apply_trust
 from tests.replay.conftest import replay
 
 

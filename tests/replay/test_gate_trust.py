@@ -3,9 +3,9 @@ required behaviour must have been exercised."""
 
 from __future__ import annotations
 
-from diff_reports.store.queries import Thresholds, inconclusive_reason
-from shadow_proxy.replay.coverage import BRANCHES, missing_branches
-from shadow_proxy.replay.gate import EXIT_GATE, EXIT_INCOMPLETE, apply_trust, decide, inconclusive_paths
+from results.store.queries import Thresholds, inconclusive_reason
+from replay.coverage import BRANCHES, missing_branches
+from replay.gate import EXIT_GATE, EXIT_INCOMPLETE, apply_trust, decide, inconclusive_paths
 
 
 def _counts(raced: int, match: int = 990, path: str = "read.comments.response") -> dict[str, dict[str, int]]:

@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 
 from diff_reports.types import ALL_WRITE_PATHS, READ_ENDPOINTS, read_response_path
-from shadow_proxy.replay.dataset import load_dataset
-from shadow_proxy.replay.gate import EXIT_GATE, decide, load_baseline
+from replay.dataset import load_dataset
+from replay.gate import EXIT_GATE, decide, load_baseline
 from tests.replay.conftest import replay
 
 REVIEW = ("mismatch", "shadow_error")
@@ -123,7 +123,7 @@ async def test_overlapping_replay_with_probes_has_no_false_shadow_errors(replay_
 
 
 def test_an_incomplete_run_fails_the_gate() -> None:
-    from shadow_proxy.replay.gate import EXIT_INCOMPLETE
+    from replay.gate import EXIT_INCOMPLETE
 
     result = decide("new-groups", {}, set(), ["the proxy's shadow queue dropped 3 exchange(s)"])
     assert not result.passed and result.exit_code == EXIT_INCOMPLETE

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from diff_reports.store.store import ResultsStore
+from results.store.store import ResultsStore
 from sister_stores.databases import drop_database, recreate_database
 from tests.support.stores import run
 

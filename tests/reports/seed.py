@@ -8,9 +8,9 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from diff_reports.store.store import ResultsStore
+from results.store.store import ResultsStore
 from diff_reports.types import VerdictKind
-from diff_reports.ui.app import create_app
+from results.ui.app import create_app
 from tests.reports.factories import body_mismatch, simple, ttl_mismatch
 
 TOKEN = "test-report-token"

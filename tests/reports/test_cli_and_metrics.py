@@ -20,10 +20,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from config import settings_from_mapping
 from diff_reports.grouping import signature
 from diff_reports.metrics import ALL_PATHS, VerdictMetrics, track_writer
-from diff_reports.store.store import ResultsStore
-from diff_reports.store.writer import ResultsWriter
+from results.store.store import ResultsStore
+from results.store.writer import ResultsWriter
 from diff_reports.types import VerdictKind
-from diff_reports.ui.app import create_app
+from results.ui.app import create_app
 from sister_stores.databases import drop_database
 from tapcompare.commands.report import report, results_dsn
 from tests.reports.factories import body_mismatch, simple, ttl_mismatch
@@ -96,7 +96,7 @@ def test_results_dsn_defaults_to_the_sister_server(stores) -> None:
     assert results_dsn(explicit) == "postgresql://x@db:5432/r"
 
     async def go() -> None:
-        from diff_reports.store.store import ensure_database
+        from results.store.store import ensure_database
         assert await ensure_database(dsn) is True
         assert await ensure_database(dsn) is False
     try:

@@ -10,12 +10,12 @@ from pathlib import Path
 import jsonschema
 import xmlschema
 
-from diff_reports.export.formats import SCHEMA_FILE
-from diff_reports.export.write import FORMATS
-from diff_reports.store.report import export_report
+from results.export.formats import SCHEMA_FILE
+from results.export.write import FORMATS
+from results.store.report import export_report
 from diff_reports.grouping import signature
-from diff_reports.store.lifecycle import accept_group, fix_group
-from diff_reports.store.store import ResultsStore
+from results.store.lifecycle import accept_group, fix_group
+from results.store.store import ResultsStore
 from tests.reports.factories import body_mismatch, ttl_mismatch
 from tests.reports.seed import seed_results
 

@@ -11,12 +11,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from diff_reports.grouping import signature
-from diff_reports.store import queries
-from diff_reports.store.report import export_report
-from diff_reports.store.store import ResultsStore
+from results.store import queries
+from results.store.report import export_report
+from results.store.store import ResultsStore
 from diff_reports.types import Difference, VerdictKind, VerdictRecord
-from diff_reports.ui.app import create_app
-from diff_reports.ui.auth import csrf_value
+from results.ui.app import create_app
+from results.ui.auth import csrf_value
 from tests.reports.seed import TOKEN, running_ui
 
 SCRIPT = "<script>alert('body')</script>"

@@ -9,11 +9,11 @@ import asyncpg
 import pytest
 
 from diff_reports.grouping import signature
-from diff_reports.store import queries
-from diff_reports.store.lifecycle import LifecycleError, accept_group, fix_group
-from diff_reports.store.migrations import MIGRATIONS, current_version, migrate
-from diff_reports.store.store import ResultsStore
-from diff_reports.store.writer import ResultsWriter
+from results.store import queries
+from results.store.lifecycle import LifecycleError, accept_group, fix_group
+from results.store.migrations import MIGRATIONS, current_version, migrate
+from results.store.store import ResultsStore
+from results.store.writer import ResultsWriter
 from diff_reports.types import VerdictKind
 from tests.reports.factories import body_mismatch, simple, ttl_mismatch
 

@@ -9,12 +9,12 @@ import time
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from diff_reports.store.report import build_report
+from results.store.report import build_report
 from diff_reports.grouping import endpoint_of
-from diff_reports.store.queries import known_paths
-from diff_reports.store.store import ResultsStore
+from results.store.queries import known_paths
+from results.store.store import ResultsStore
 from diff_reports.types import Difference, VerdictKind, VerdictRecord
-from diff_reports.ui.app import create_app
+from results.ui.app import create_app
 from tests.reports.seed import TOKEN
 
 N = 100_000

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient, TestServer
 
 from diff_reports.grouping import signature
-from diff_reports.store.store import ResultsStore
-from diff_reports.ui.app import create_app
-from diff_reports.ui.auth import COOKIE, csrf_value
+from results.store.store import ResultsStore
+from results.ui.app import create_app
+from results.ui.auth import COOKIE, csrf_value
 from tests.reports.factories import ttl_mismatch
 from tests.reports.seed import TOKEN, seed_results
 

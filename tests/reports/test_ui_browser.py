@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from diff_reports.grouping import signature
-from diff_reports.store.lifecycle import fix_group
-from diff_reports.store.store import ResultsStore
+from results.store.lifecycle import fix_group
+from results.store.store import ResultsStore
 from tests.reports.factories import body_mismatch, ttl_mismatch
 from tests.reports.seed import TOKEN, running_ui, seed_results
 

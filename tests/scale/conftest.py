@@ -14,8 +14,8 @@ import pytest
 
 from config import ProxySettings
 from diff_reports.types import ALL_WRITE_PATHS, Observation, VerdictKind, VerdictRecord
-from shadow_proxy.jobs.service import WorkerAddresses, WorkerService
-from shadow_proxy.protocols import ShadowedWrite
+from wiring.worker import WorkerAddresses, WorkerService
+from traffic.shadowed import ComparisonJob
 from tests.proxy.conftest import (  # noqa: F401 (fixtures)
     EqualityComparator, client, legacy, legacy_app, new, new_app, proxy_factory,
 )
@@ -27,7 +27,7 @@ ALL = dict(info=100, comments=100, morechildren=100, create=100, update=100, inc
 class SixPaths:
     """A WriteValidator standing in for the store validator: the endpoint's 6 store paths, all match."""
 
-    async def validate(self, write: ShadowedWrite) -> list[VerdictRecord]:
+    async def validate(self, write: ComparisonJob) -> list[VerdictRecord]:
         return [VerdictRecord(p.name, VerdictKind.MATCH, write.entity, write.request_id)
                 for p in ALL_WRITE_PATHS if p.endpoint == write.endpoint]
 

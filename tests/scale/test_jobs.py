@@ -7,9 +7,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
 from diff_reports.types import Observation, VerdictKind, VerdictRecord
-from shadow_proxy.jobs.codec import CapturedRequest, ComparisonJob, decode, encode, job_id_for
-from shadow_proxy.jobs.metrics import BacklogMetrics, PublisherMetrics
-from shadow_proxy.jobs.publisher import BacklogMonitor, JobPublisher, read_backlog
+from judge.codec import decode, encode, job_id_for
+from traffic.shadowed import CapturedRequest, ComparisonJob
+from judge.metrics import BacklogMetrics, PublisherMetrics
+from judge.publisher import BacklogMonitor, JobPublisher, read_backlog
 from tests.proxy.conftest import set_ramp
 from tests.scale.conftest import ALL, Jobs, stored_counts, wait_for
 

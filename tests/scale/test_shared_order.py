@@ -15,8 +15,8 @@ import asyncpg
 from config import NewServiceSettings, Settings
 from diff_reports.configure import comparator_from_settings
 from shadow_proxy.app import PROXY, create_app
-from shadow_proxy.jobs.service import WorkerAddresses, WorkerService
-from shadow_proxy.validation.store_validator import StoreValidator
+from wiring.worker import WorkerAddresses, WorkerService
+from write_validation.store_validator import StoreValidator
 from tests.proxy.conftest import ProxyHandle, serve, set_ramp, settle
 from tests.scale.conftest import ALL, Jobs, stored_counts, wait_for
 from tests.support.stores import READONLY_ROLE

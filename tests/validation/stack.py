@@ -14,8 +14,8 @@ import aiohttp
 from config import NewServiceSettings, Settings
 from diff_reports.types import VerdictKind, VerdictRecord
 from shadow_proxy.app import PROXY
-from shadow_proxy.sinks import InMemorySink
-from shadow_proxy.wiring import Parts
+from judge.recording import InMemorySink
+from wiring.parts import Parts
 from sister_stores.addresses import StoreAddresses
 from tests.contract.seed import THREADS_DIR
 from tests.proxy.conftest import ADMIN_TOKEN, ProxyHandle, serve, set_ramp

@@ -10,8 +10,8 @@ import redis.asyncio as aioredis
 from pymemcache.client.base import Client
 
 from diff_reports.stored_forms import decode_cache_entry, decode_cdc_fields, decode_data_rows, pickle_facts
-from sister_stores.capture import capture_cdc, capture_memcached, capture_postgres
-from sister_stores.cdc_tail import CdcTail
+from write_validation.store_reads import capture_cdc, capture_memcached, capture_postgres
+from write_validation.cdc_tail import CdcTail
 from tests.support.stores import StoreSets
 
 WHEN = dt.datetime(2020, 6, 17, 12, 0, 1, 250000, tzinfo=dt.timezone.utc)

@@ -7,7 +7,7 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 
-from shadow_proxy.validation.ordering import EntityHistory, OrderBook, RedisOrderBook, classify, overtaken, race_reason
+from write_validation.ordering import EntityHistory, OrderBook, RedisOrderBook, classify, overtaken, race_reason
 
 
 @pytest.fixture

@@ -1,0 +1,133 @@
+"""Synthetic comments and requests that reach the legacy's branches real threads rarely reach.
+
+Real threads give creates, old edits, votes and reads; they almost never give an edit inside the
+3-minute window, a vote by the author on their own comment, sibling scores whose confidence order
+differs between float32 and float64, non-NFC or bidi text, or requests the legacy must refuse.
+Per thread, the builder adds a small probe set (marked `"synthetic": true` on seed records and
+`"probe": <what it probes>` on requests), so any subset of threads still exercises every branch.
+What the replay counts as exercised comes from the legacy's answers (replay/coverage.py),
+never from these intentions.
+
+Causality holds by construction: every request names a link, a seeded probe comment or a probe
+create that comes earlier in the same thread's log.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+AUTHOR, OTHER = "probe_author", "probe_author_2"
+ACCOUNTS = frozenset({AUTHOR, OTHER})
+IDS_PER_THREAD = 40
+MANY_CHILDREN = 24  # more than r2's morechildren cap (20) so the cap is reached
+# Two siblings whose confidence order depends on r2's float32 steps: with 0 ups, the textbook
+# float64 Wilson bound is exactly 0 for both (a tie: the lower id, the (0, 11), comes first), while
+# r2's mixed float32/double computation leaves a tiny residue that ranks (0, 3) above (0, 11).
+# Seeded as scores -10 and -2 (ups 1: the author's own vote); the author's un-votes in the log
+# make them (0, 11) and (0, 3). tests/datasets checks the pair against the legacy's computation.
+F32_PAIR = ((0, 11), (0, 3))
+
+NFD_TEXT = "probe: cafe\u0301, re\u0301sume\u0301, n\u0303 (decomposed, not NFC)"
+BIDI_TEXT = "probe: \u202eright-to-left override\u202c, \u2067isolate\u2069, \u200fmark"
+HTML_TEXT = "probe: <b>bold</b> & \"quoted\" 'text' > edited years later"
+ESCAPE_TEXT = "probe: a < b && c > d, <script>x</script>"
+BLANK_TEXT = " \t\n  "
+
+
+def _b36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if not n:
+            return out
+
+
+def thread_probes(rng: random.Random, link: str, post: dict[str, Any], comments: list[dict[str, Any]],
+                  voters: list[str], first_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(seed records, log requests) of one thread's probe set; ids first_id .. first_id+IDS_PER_THREAD-1."""
+    names = [f"t1_{_b36(first_id + i)}" for i in range(IDS_PER_THREAD)]
+    t0 = float(post.get("created_utc", 0)) + 60.0
+    base = {"link": link, "distinguished": None, "stickied": False, "gilded": 0, "deleted": False, "spam": False,
+            "synthetic": True}
+
+    def seed(i: int, parent: str, author: str, body: str, score: int, *, created: float = t0, **extra: Any) -> dict:
+        return {**base, "kind": "comment", "fullname": names[i], "parent": parent, "author": author, "body": body,
+                "created_utc": created, "score": score, **extra}
+
+    tie_b, tie_a, deleted, deleted_kid, deleted_leaf, spam, contro, many = names[:8]
+    kids = names[8:8 + MANY_CHILDREN]
+    c1, c2, refused, blank = names[32:36]
+    seeds = [
+        seed(0, link, AUTHOR, "probe: float32 order, 11 downs", 1 - F32_PAIR[0][1]),
+        seed(1, link, AUTHOR, "probe: float32 order, 3 downs", 1 - F32_PAIR[1][1]),  # same second: new/old tie
+        seed(2, link, AUTHOR, "probe: a deleted comment with a reply", 1, created=t0 + 1, deleted=True),
+        seed(3, deleted, OTHER, "probe: a reply written before its parent was deleted", 1, created=t0 + 2),
+        seed(4, link, AUTHOR, "probe: a deleted comment without replies", 1, created=t0 + 3, deleted=True),
+        seed(5, link, OTHER, "probe: removed as spam", 3, created=t0 + 4, spam=True),
+        seed(6, link, AUTHOR, "probe: controversial once voted", -2, created=t0 + 5),
+        seed(7, link, OTHER, "probe: a parent of many children", 2, created=t0 + 6),
+    ]
+    # Children with pairwise equal scores and creation seconds: ties in every sort.
+    seeds += [seed(8 + k, many, AUTHOR if k % 2 else OTHER, f"probe: child {k}", 1 + (k // 4) % 3,
+                   created=t0 + 10 + k // 2) for k in range(MANY_CHILDREN)]
+    v = rng.sample(voters, k=10)
+
+    def vote(user: str, thing: str, direction: int, probe: str) -> dict[str, Any]:
+        return {"op": "increment", "user": user, "thing": thing, "dir": direction, "probe": probe}
+
+    def edit(user: str, thing: str, text: str, probe: str) -> dict[str, Any]:
+        return {"op": "update", "user": user, "thing": thing, "text": text, "probe": probe}
+
+    log: list[dict[str, Any]] = [
+        {"op": "create", "user": AUTHOR, "parent": link, "text": NFD_TEXT, "ref": c1, "probe": "text.non_nfc"},
+        edit(AUTHOR, c1, BIDI_TEXT, "edit.in_window (1 vote: silent); text.bidi"),
+        vote(v[0], c1, 1, "votes toward the edit-window vote rule"),
+        edit(AUTHOR, c1, BIDI_TEXT + " (2 votes: still silent)", "edit.in_window at 2 votes"),
+        vote(v[1], c1, 1, "a third vote"),
+        edit(AUTHOR, c1, "probe: three votes, the edit time is set", "edit.in_window with more than 2 votes"),
+        edit(AUTHOR, c1, "probe: three votes, the edit time is set", "edit.noop"),
+        vote(AUTHOR, c1, -1, "vote.self (a change from the author's own up-vote)"),
+        vote(AUTHOR, c1, 0, "vote.self unvote"),
+        vote(AUTHOR, c1, 1, "vote.self"),
+        vote(v[2], c1, 1, "vote"),
+        vote(v[2], c1, -1, "vote.change"),
+        vote(v[2], c1, 0, "vote.unvote"),
+        vote(AUTHOR, tie_b, 0, "confidence float32 order (the author's un-vote: 0 ups)"),
+        vote(AUTHOR, tie_a, 0, "confidence float32 order (the author's un-vote: 0 ups)"),
+        *(vote(v[5 + k], contro, 1, "controversiality") for k in range(3)),
+        edit(AUTHOR, tie_a, HTML_TEXT, "edit.after_window; html escaping"),
+        {"op": "create", "user": OTHER, "parent": c1, "text": ESCAPE_TEXT, "ref": c2, "probe": "html escaping"},
+        edit(AUTHOR, deleted, "probe: an edit of a deleted comment", "edit.deleted (r2: 403)"),
+        vote(v[8], deleted, 1, "vote.deleted (r2: 404)"),
+        {"op": "create", "user": v[9], "parent": deleted, "text": "probe: a reply to a deleted comment", "ref": refused,
+         "probe": "create.reply_to_deleted (refused)"},
+        {"op": "create", "user": AUTHOR, "parent": link, "text": BLANK_TEXT, "ref": blank,
+         "probe": "text.whitespace_only (r2: NO_TEXT)"},
+        edit(OTHER, c2, BLANK_TEXT, "text.whitespace_only edit (r2: NO_TEXT)"),
+    ]
+
+    def comments_read(sort: str, limit: Any = 200, depth: Any = 10, **extra: Any) -> dict[str, Any]:
+        return {"op": "read_comments", "link": link, "sort": sort, "limit": limit, "depth": depth, **extra}
+
+    log += [comments_read(s, probe="ties; stubs; deleted and spam rendering")
+            for s in ("confidence", "top", "new", "old", "controversial")]
+    log += [
+        comments_read("confidence", raw_json=True, probe="raw_json=1"),
+        comments_read("top", 3, 10, probe="limit stubs"),
+        comments_read("old", 200, 1, probe="depth stubs"),
+        comments_read("bogus", probe="lenient sort", lenient=True),
+        comments_read("confidence", "abc", probe="lenient limit", lenient=True),
+        comments_read("confidence", "100000", probe="lenient limit", lenient=True),
+        comments_read("new", 200, "-1", probe="lenient depth", lenient=True),
+        comments_read("top", 200, "x", probe="lenient depth", lenient=True),
+        {"op": "read_info", "ids": [c1, c2, tie_a, spam, deleted], "probe": "info, escaped"},
+        {"op": "read_info", "ids": [c1, c2, tie_a, spam, deleted], "raw_json": True, "probe": "info, raw_json=1"},
+        {"op": "read_morechildren", "link": link, "children": [k[3:] for k in kids], "sort": "confidence",
+         "probe": "morechildren over the cap"},
+        {"op": "read_morechildren", "link": link, "children": [k[3:] for k in kids], "sort": "top", "raw_json": True,
+         "probe": "morechildren over the cap, raw_json=1"},
+    ]
+    return seeds, log

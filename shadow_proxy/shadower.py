@@ -1,0 +1,190 @@
+"""The shadow side of one exchange: sample it, call the rewrite, hand the shadowed request on.
+
+Runs in a queue worker after the client already has the legacy response. The request is parsed
+(traffic.routes), keyed to its thread and sampled (ramp), ordered behind the thread's earlier
+writes (thread_order), sent to the rewrite (shadow_calls) and handed, as one frozen
+`ComparisonJob`, to the executor the proxy was built with: the judge's runner (inline mode: it
+compares, validates and records) or the jobs publisher (stream mode: a `tapcompare worker` does).
+Nothing comes back here. Failures of the rewrite are data (the Observation's `error`); failures of
+our own parts go to the `raised` hook; none of them can reach the primary path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+
+import aiohttp
+from multidict import CIMultiDict
+
+from diff_reports.types import TOO_LARGE, Observation, VerdictKind, VerdictRecord, read_response_path, write_response_path
+from judge.codec import job_id_for
+from judge.protocols import ComparisonExecutor, RaisedHook
+from legacy_adapter.codec import to36
+from shadow_proxy.links import LinkIndex, links_in
+from shadow_proxy.metrics import ProxyMetrics
+from shadow_proxy.passthrough import end_to_end
+from shadow_proxy.ramp import RampState
+from shadow_proxy.shadow_calls import DEFAULT_MAX_RESPONSE_BYTES, call_side
+from shadow_proxy.thread_order import ThreadOrder
+from traffic.exchange import Exchange, parse_body
+from traffic.routes import ParsedRequest, Unshadowable, is_read, parse_request
+from traffic.shadowed import CapturedRequest, ComparisonJob, JobKind
+
+
+@dataclass(frozen=True)
+class ShadowTarget:
+    base_url: str
+    tap_secret: str
+    timeout_s: float
+    # proxy.max_shadow_response_bytes: bodies are read whole up to this, else `skipped` (too_large)
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+
+
+class Shadower:
+    def __init__(self, session: aiohttp.ClientSession, target: ShadowTarget, ramp: RampState, links: LinkIndex,
+                 executor: ComparisonExecutor, metrics: ProxyMetrics, raised: RaisedHook) -> None:
+        self._session = session
+        self._target = target
+        self._ramp = ramp
+        self._links = links
+        self.executor = executor
+        self._metrics = metrics
+        self._raised = raised
+        # One shadow write per thread at a time, in the order the legacy answered them, and reads
+        # after the writes before them; (inline) each validation sees the sister right after its write.
+        self._order = ThreadOrder()
+
+    async def handle(self, ex: Exchange) -> None:
+        try:
+            parsed = parse_request(ex.endpoint, ex.path, ex.raw_query, ex.headers.get("Content-Type"), ex.body)
+        except Unshadowable as skip:
+            await self._skip(ex, skip.reason)
+            return
+        legacy_body = parse_body(ex.legacy_headers, ex.legacy_body)
+        # One exchange at a time, in queue order, until it has its thread key and its place in the
+        # thread's order (thread_order.py): the key of a vote on a comment just created is learned
+        # from the create's exchange, which must therefore come first.
+        async with self._order.intake:
+            if 200 <= ex.status < 300:
+                await self._guard("learn_links", self._links.learn(legacy_body))
+            key = await self._sticky_key(parsed, legacy_body)
+            if not self._ramp.sampled(ex.endpoint, key):
+                self._metrics.sampled.labels(ex.endpoint, "out").inc()
+                return
+            self._metrics.sampled.labels(ex.endpoint, "in").inc()
+            read = is_read(ex.endpoint)
+            place = self._order.reserve_read(key) if read else self._order.admit_write(key)
+        legacy = Observation("legacy", {"status": ex.status, "body": legacy_body}, duration_s=ex.legacy_duration_s)
+        if read:
+            # the writes the legacy answered before this read are in the rewrite first
+            await self._order.read_barrier(key, place)
+            await self._read(ex, parsed, key, legacy)
+        else:
+            async with self._order.turn(key, place):
+                await self._write_serialised(ex, parsed, key, legacy)
+
+    async def _sticky_key(self, parsed: ParsedRequest, legacy_body: object) -> str:
+        """The thread's t3_ fullname when known (request, legacy response, link index), else the thing."""
+        if parsed.link:
+            return parsed.link
+        target = parsed.target or ""
+        if parsed.endpoint in ("create", "update", "info"):
+            # The legacy rendered the thing (the new comment for a create: same thread as its parent).
+            found = links_in(legacy_body)
+            if parsed.endpoint == "create" and found:
+                return next(iter(found.values()))
+            if target in found:
+                return found[target]
+        try:
+            return await self._links.link_of(target) or target
+        except Exception as exc:  # Redis unreachable: fall back to the thing itself
+            self._raised("link_lookup", exc)
+            return target
+
+    def _job(self, ex: Exchange, kind: JobKind, path: str, entity: str, key: str, legacy: Observation, *,
+             new: Observation | None = None, request_time: str | None = None,
+             records: tuple[VerdictRecord, ...] = ()) -> ComparisonJob:
+        headers = tuple(end_to_end(ex.headers, drop=("Host", "Content-Length")).items())
+        req = CapturedRequest(ex.method, ex.raw_path, headers, ex.body)
+        return ComparisonJob(job_id=job_id_for(ex.request_id, ex.endpoint, req, legacy), kind=kind,
+                             endpoint=ex.endpoint, request_id=ex.request_id, path=path, entity=entity, link=key,
+                             request=req, legacy=legacy, new=new, request_time=request_time,
+                             auth_user=ex.headers.get("X-Auth-User"), records=records, legacy_status=ex.status,
+                             legacy_at=ex.received_at)
+
+    async def _read(self, ex: Exchange, parsed: ParsedRequest, key: str, legacy: Observation) -> None:
+        if len(ex.legacy_body) > self._target.max_response_bytes:
+            # The legacy's own answer is over the limit: it is not compared (cut or otherwise).
+            await self._skip(ex, TOO_LARGE, record=True)
+            return
+        new = await self._call_new(ex, CIMultiDict())
+        await self.executor.submit(self._job(ex, "read", read_response_path(ex.endpoint), parsed.target or key,
+                                             key, legacy, new=new))
+
+    async def _write_serialised(self, ex: Exchange, parsed: ParsedRequest, key: str, legacy: Observation) -> None:
+        if not 200 <= ex.status < 300:
+            # The new service must reject alike; the contract suite checks that offline. Sending it
+            # a write the legacy refused could only create state production does not have.
+            await self._skip(ex, "legacy_rejected", record=True)
+            return
+        request_time = ex.legacy_headers.get("X-Request-Time")
+        if not request_time:
+            await self._skip(ex, "no_request_time", record=True)
+            return
+        tap = CIMultiDict({"X-Tap-Secret": self._target.tap_secret, "X-Tap-Request-Time": request_time})
+        entity = parsed.target or key
+        if ex.endpoint == "create":
+            thing_id = _created_id(legacy.value["body"])
+            if thing_id is None:
+                await self._skip(ex, "no_assigned_id", record=True)
+                return
+            tap["X-Tap-Thing-Id"] = str(thing_id)
+            entity = f"t1_{to36(thing_id)}"
+        new = await self._call_new(ex, tap)
+        await self.executor.submit(self._job(
+            ex, "write", write_response_path(ex.endpoint), entity, key, legacy, new=new, request_time=request_time))
+
+    async def _call_new(self, ex: Exchange, tap: CIMultiDict[str]) -> Observation:
+        return await self._call(ex, self._target.base_url, tap, ex.endpoint)
+
+    async def _call(self, ex: Exchange, base_url: str, tap: CIMultiDict[str], label: str) -> Observation:
+        """The same request to `base_url`; failures become the Observation's error."""
+        headers = end_to_end(ex.headers, drop=("Host", "Content-Length"))
+        for name in [n for n in headers if n.lower().startswith("x-tap-")]:
+            headers.popall(name)  # only the proxy may assert an identity
+        headers.extend(tap)
+        headers["X-Request-Id"] = ex.request_id
+        started = time.perf_counter()
+        obs, outcome = await call_side(self._session, base_url, CapturedRequest(ex.method, ex.raw_path, (), ex.body),
+                                       headers, self._target.timeout_s, ex.status,
+                                       max_bytes=self._target.max_response_bytes)
+        self._metrics.shadow.labels(label, outcome).observe(time.perf_counter() - started)
+        return obs
+
+    async def _skip(self, ex: Exchange, reason: str, *, record: bool = False) -> None:
+        """Counted always; handed on as a `skipped` verdict for requests that were sampled."""
+        self._metrics.skipped.labels(ex.endpoint, reason).inc()
+        if record:
+            path = read_response_path(ex.endpoint) if is_read(ex.endpoint) else write_response_path(ex.endpoint)
+            skipped = VerdictRecord(path, VerdictKind.SKIPPED, request_id=ex.request_id, reason=reason)
+            legacy = Observation("legacy", {"status": ex.status, "body": parse_body(ex.legacy_headers, ex.legacy_body)})
+            await self._guard("submit", self.executor.submit(self._job(ex, "record", path, "", "", legacy,
+                                                                        records=(skipped,))))
+
+    async def _guard(self, operation: str, awaitable: Awaitable[None]) -> None:
+        try:
+            await awaitable
+        except Exception as exc:
+            self._raised(operation, exc)
+
+
+def _created_id(body: object) -> int | None:
+    """`json.data.things[0].data.id` (base36) of a create response, as the decimal id."""
+    try:
+        id36 = body["json"]["data"]["things"][0]["data"]["id"]  # type: ignore[index]
+        value = int(id36, 36)
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+    return value if 0 < value <= 2**63 - 1 and id36 == to36(value) else None

@@ -1,0 +1,431 @@
+"""The WriteValidator behind the proxy: six verdicts per shadowed write (its endpoint x 3 stores x 2 checks).
+
+For each write: capture both sides' stores concurrently (production read-only), find the legacy's
+own CDC event for the request, classify a race from the legacy's commit order (ordering.py),
+scope the write to what it changed (diff_reports.write_scope), then compare the raw stored forms
+(`parity`) and what the legacy's own readers make of each side (`legacy_read`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, cast
+
+from diff_reports.stored_forms import decode_cache_entry, decode_cdc_fields
+from diff_reports.types import (ALL_WRITE_PATHS, MISSING_CACHE_ENTRY, MISSING_EVENT, MISSING_ROW, Difference,
+                                Observation, ValidationPath, VerdictKind, VerdictRecord)
+from diff_reports.write_scope import WriteScope, api_view, cache_view, postgres_view, scope_for
+from legacy_adapter.codec import r2_dumps
+from legacy_adapter.readers import comment_from_rows, read_cache_value, render_obj
+from traffic.shadowed import ComparisonJob
+from write_validation.ordering import Book, EntityHistory, OrderBook, classify, overtaken_reason, version_gap
+from write_validation.projections import ScratchProjections
+from write_validation.resync import as_first_diverging, evict_entity, mismatched_paths
+from write_validation.sides import SideCapture, SideConnections, capture_events, capture_side
+from sister_stores.addresses import StoreAddresses
+from write_validation.store_reads import CacheEntry, CdcEvent, PostgresState
+from sister_stores.databases import readonly_dsn
+
+
+Compare = Callable[..., VerdictRecord]
+
+
+def _id36(fullname: str) -> int:
+    return int(fullname.split("_", 1)[1], 36)
+
+
+def _stream_pos(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _events_of(events: list[CdcEvent], fullname: str) -> list[CdcEvent]:
+    return [e for e in events if e.fields.get("fullname") == fullname]
+
+
+def _served(rendered: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the legacy would put on the wire for a rendered object (its own JSON encoder, parsed
+    back): a value the legacy cannot serve raises here, as it would in production."""
+    return None if rendered is None else json.loads(r2_dumps(rendered))
+
+
+def _ttl_at_write(ttl: int | None, elapsed: float) -> int | None:
+    return ttl + round(elapsed) if ttl is not None and ttl > 0 else ttl
+
+
+def _log_behind(prod: SideCapture, mine: list[CdcEvent], entity: str) -> str | None:
+    """Why production's state is ahead of its published log for this comment, or None."""
+    if isinstance(prod.postgres, BaseException) or prod.postgres.version is None:
+        return None
+    published = max((v for e in mine if (v := _version(e)) is not None), default=0)
+    if prod.postgres.version > published:
+        return (f"production committed version {prod.postgres.version} of {entity} but its CDC log shows "
+                f"{published}: a write is between commit and publish (or was never published)")
+    return None
+
+
+def _link_count(state: Any) -> str | None:
+    """The link's num_comments data row in a postgres capture (None: absent or unreadable)."""
+    data = getattr(state, "link_data", ()) or ()
+    return next((value for key, value, _ in data if key == "num_comments"), None)
+
+
+def _link_creates(events: list[CdcEvent], link: str) -> list[CdcEvent]:
+    """The legacy's comment_created events on one link, in stream order."""
+    return [e for e in events if e.fields.get("type") == "comment_created" and e.fields.get("link") == link]
+
+
+def _created_after(events: list[CdcEvent], link: str, own: CdcEvent) -> bool:
+    """Whether the log holds a create on `link` later than `own`."""
+    return any(_stream_pos(e.stream_id) > _stream_pos(own.stream_id) for e in _link_creates(events, link))
+
+
+def _version(event: CdcEvent) -> int | None:
+    try:
+        return int(event.fields["version"])
+    except (KeyError, ValueError):
+        return None
+
+
+class StoreValidator:
+    """Implements judge.protocols.WriteValidator over a production and a sister store set."""
+
+    def __init__(self, production: StoreAddresses, sister: StoreAddresses, compare: Compare, *,
+                 stream: str = "comments:cdc", tz_offset: int = -28800, readonly_role: str | None = "tapcompare_ro",
+                 scan: int = 2000, settle_s: float = 2.0, lost_after_s: float = 30.0,
+                 order_book: Book | None = None) -> None:
+        self._addresses = (production, sister)
+        self._compare = compare
+        self._stream = stream
+        self._tz = tz_offset
+        self._role = readonly_role
+        self._scan = scan
+        self._settle_s = settle_s  # how long to wait for the legacy's log to catch up with its commits
+        self._lost_after_s = lost_after_s  # a pending earlier write older than this was lost, not in flight
+        # The ordering book: this process's own, unless a shared one (ordering.RedisOrderBook) is given
+        # here or later through `share_order_book` (stream-mode workers share the proxies' book).
+        self.order: Book = order_book or OrderBook()
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._prod: SideConnections | None = None
+        self._sis: SideConnections | None = None
+        self._scratch: ScratchProjections | None = None
+
+    def share_order_book(self, book: Book) -> None:
+        """Use `book` (shared with the proxies and the other workers) instead of this process's own."""
+        self.order = book
+
+    async def start(self) -> None:
+        production, sister = self._addresses
+        prod_dsn = readonly_dsn(production.postgres, self._role) if self._role else production.postgres
+        self._prod = await SideConnections.open(production, prod_dsn)
+        self._sis = await SideConnections.open(sister, sister.postgres)
+        self._scratch = ScratchProjections(sister.redis)
+
+    async def close(self) -> None:
+        for part in (self._prod, self._sis, self._scratch):
+            if part is not None:
+                await part.close()
+
+    # -- the hook ------------------------------------------------------------------------------
+    async def validate(self, write: ComparisonJob) -> list[VerdictRecord]:
+        paths = [p for p in ALL_WRITE_PATHS if p.endpoint == write.endpoint]
+        new = write.new
+        assert new is not None, "a write job carries the rewrite's answer"
+        status = (new.value or {}).get("status") if not new.raised else None
+        if new.raised or not isinstance(status, int) or not 200 <= status < 300:
+            reason = new.error or f"new service answered {status} to a write the legacy accepted"
+            await self._evict(write, "the rewrite missed this write")
+            return [self._direct(p, VerdictKind.SHADOW_ERROR, write, reason) for p in paths]
+        async with self._locks[write.entity]:
+            try:
+                return await self._validate(write, paths)
+            finally:
+                await self.order.mark_applied(write.entity, write.request_id)
+
+    async def _validate(self, write: ComparisonJob, paths: list[ValidationPath]) -> list[VerdictRecord]:
+        assert self._prod and self._sis
+        # The book as of before the capture: what it calls applied is in the captured sister state.
+        hist = await self.order.history(write.entity)
+        link_hist = await self.order.history(f"link:{write.link}") if write.endpoint == "create" else None
+        if write.published_at and hist.evicted_at > (write.legacy_at or write.published_at):
+            # stream mode: the sister's copy was evicted (re-synchronised) after this write began, so
+            # what the rewrite stored for it may be gone; the next write re-hydrates it
+            reason = (f"the sister copy of {write.entity} was re-synchronised from production while this write "
+                      "was in flight: nothing of it is left there to compare")
+            return [self._direct(p, VerdictKind.RACED, write, reason) for p in paths]
+        comment_id = _id36(write.entity)
+        link_id = await self._link_id(write, comment_id)
+        deadline = time.monotonic() + self._settle_s
+        delay = 0.01
+        while True:
+            captured_at = time.time()
+            # The sister first, then production: the rewrite only ever applies writes the legacy has
+            # already committed and answered, so production's later snapshot holds everything the
+            # sister's does (a stream-mode worker validates while the proxy keeps applying later
+            # writes; captured the other way round, the sister could be ahead of production's snapshot).
+            sis = await capture_side(self._sis, self._stream, comment_id, link_id, self._scan)
+            prod = await capture_side(self._prod, self._stream, comment_id, link_id, self._scan)
+            if isinstance(prod.events, BaseException) or isinstance(prod.postgres, BaseException):
+                err = prod.events if isinstance(prod.events, BaseException) else prod.postgres
+                return [self._direct(p, VerdictKind.UNAVAILABLE, write, f"production capture failed: {err!r}")
+                        for p in paths]
+            if isinstance(sis.postgres, BaseException):
+                # The rewrite's own database is unreadable: nothing it did for this write can be judged.
+                return [self._direct(p, VerdictKind.UNAVAILABLE, write, f"sister postgres unreadable: {sis.postgres!r}")
+                        for p in paths]
+            mine = _events_of(prod.events, write.entity)
+            behind = _log_behind(prod, mine, write.entity)
+            if not behind or time.monotonic() >= deadline:
+                break
+            # The legacy commits, sets the cache, then publishes: poll until its log shows the commit.
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
+        if behind:
+            await self._evict(write, behind)
+            return [self._direct(p, VerdictKind.RACED, write, behind) for p in paths]
+        own = next((e for e in mine if e.fields.get("request_id") == write.request_id), None)
+        own_v = _version(own) if own else None
+        first = hist.first_version
+        gap = version_gap([v for e in mine if (v := _version(e)) is not None and (first is None or v >= first)], own_v)
+        if gap and first is not None:
+            reason = (f"production versions {gap[:5]} of {write.entity} have no CDC event (committed without "
+                      "publishing): the sister cannot hold them, so it is re-hydrated on the next write")
+            await self._evict(write, reason)
+            return [self._direct(p, VerdictKind.RACED, write, reason) for p in paths]
+        before = [(_version(e) or 0, e.fields.get("request_id", "")) for e in mine
+                  if own_v is None or (_version(e) or 0) < own_v]
+        race = (await classify(self.order, write.entity, own_v, before, hist)
+                or await self._link_race(write, prod.events, own, link_hist))
+        if race:
+            if self._lost(write, mine, prod.events, own, hist, link_hist):
+                await self._evict(write, race)  # a write that never arrived: re-hydrate, start afresh
+            return [self._direct(p, VerdictKind.RACED, write, race) for p in paths]
+        after = [(_version(e) or 0, e.fields.get("request_id", "")) for e in mine
+                 if own_v is not None and (_version(e) or 0) > own_v]
+        swapped = overtaken_reason(write.entity, hist, write.request_id, after)
+        if swapped:
+            await self._evict(write, swapped)  # the copy's history is not production's: re-hydrate it
+            return [self._direct(p, VerdictKind.RACED, write, swapped) for p in paths]
+        later = [decode_cdc_fields(e.fields).get("changes", {}) for e in mine if own_v and (_version(e) or 0) > own_v]
+        own_changes = decode_cdc_fields(own.fields).get("changes", {}) if own else {}
+        account_id = await self._account_id(write.auth_user)
+        link_quiet = False
+        if write.endpoint == "create" and own is not None:
+            link = own.fields.get("link", write.link)
+            await self.order.mark_applied(f"link:{link}", write.request_id)
+            link_quiet = not _created_after(prod.events, link, own)
+            if link_quiet and _link_count(prod.postgres) != _link_count(sis.postgres):
+                link_quiet = await self._link_settles_quiet(link, own)
+        scope = scope_for(write.endpoint, own_changes if isinstance(own_changes, dict) else {}, later,
+                          account_id=account_id, link_quiet=link_quiet)
+        # How long the legacy's cache entry had been counting down when it was captured.
+        legacy_lag = max(0.0, captured_at - (write.legacy_at or captured_at))
+        out: list[VerdictRecord] = []
+        for path in paths:
+            store_capture = {"postgres": "postgres", "memcached": "cache", "redis_cdc": "events"}[path.store]
+            broken = [side for side, cap in (("production", prod), ("sister", sis))
+                      if isinstance(getattr(cap, store_capture), BaseException)]
+            if broken:
+                err = getattr(prod if broken[0] == "production" else sis, store_capture)
+                out.append(self._direct(path, VerdictKind.UNAVAILABLE, write, f"{broken[0]} {path.store} unreadable: {err!r}"))
+                continue
+            out.append(await self._one(path, write, scope, prod, sis, own, legacy_lag))
+        return await self._resync_after_mismatch(write, out)
+
+    async def _resync_after_mismatch(self, write: ComparisonJob, out: list[VerdictRecord]) -> list[VerdictRecord]:
+        """Each bug counts once: a write that mismatched is the entity's first diverging write; its
+        sister copy is re-synchronised from production (resync.py), so later writes are judged from
+        a correct start."""
+        flagged = mismatched_paths(out)
+        if not flagged:
+            return out
+        await self._evict(write, f"write {write.request_id} mismatched on {', '.join(flagged)}")
+        return as_first_diverging(write, out)
+
+    # -- the six comparisons -------------------------------------------------------------------
+    async def _one(self, path: ValidationPath, write: ComparisonJob, scope: WriteScope, prod: SideCapture,
+                   sis: SideCapture, own: CdcEvent | None, legacy_lag: float) -> VerdictRecord:
+        # _validate has already answered `unavailable` for a path whose store either side failed to capture.
+        if path.store == "postgres":
+            prod_pg, sis_pg = prod.postgres, sis.postgres
+            assert not isinstance(prod_pg, BaseException) and not isinstance(sis_pg, BaseException)
+            if prod_pg.thing is not None and sis_pg.thing is None:
+                return self._missing(path, write, MISSING_ROW, {"thing_id": prod_pg.thing.get("thing_id")},
+                                     f"the sister has no row for {write.entity}; production has")
+            if path.check == "parity":
+                views = [postgres_view(c.thing, c.data, c.votes, c.link_data, scope) for c in (prod_pg, sis_pg)]
+                return self._pair(path, write, *views)
+            return await self._legacy_read_rows(path, write, scope, prod_pg, sis_pg)
+        if path.store == "memcached":
+            prod_cache, sis_cache = prod.cache, sis.cache
+            assert not isinstance(prod_cache, BaseException) and not isinstance(sis_cache, BaseException)
+            if own is None and not sis_cache.present:
+                return self._direct(path, VerdictKind.SKIPPED, write,
+                                    "the sister's cache entry is gone (evicted or restarted) and this write changed nothing")
+            if prod_cache.present and not sis_cache.present:
+                return self._missing(path, write, MISSING_CACHE_ENTRY, {"key": prod_cache.key},
+                                     f"the new service left no cache entry {prod_cache.key}; production has one")
+            if path.check == "parity":
+                # TTLs as of each side's write: the legacy wrote when its answer reached the proxy, the
+                # rewrite just before this capture; a TTL counts down in between.
+                views = [cache_view(decode_cache_entry(c.present, c.value, c.flags,
+                                                       _ttl_at_write(c.ttl, elapsed)), scope)
+                         for c, elapsed in ((prod_cache, legacy_lag), (sis_cache, 0.0))]
+                return self._pair(path, write, *views)
+            return await self._legacy_read_cache(path, write, scope, prod_cache, sis_cache)
+        prod_events, sis_events = prod.events, sis.events
+        assert not isinstance(prod_events, BaseException) and not isinstance(sis_events, BaseException)
+        sister_event = self._sister_event(write, sis_events, own)
+        if own is not None and sister_event is None:
+            return self._missing(path, write, MISSING_EVENT,
+                                 {k: own.fields.get(k) for k in ("type", "fullname", "version", "request_id")},
+                                 f"the legacy published {own.fields.get('type')} v{own.fields.get('version')} for "
+                                 f"{write.entity}; the rewrite published no event for this write")
+        if path.check == "parity":
+            legacy = decode_cdc_fields(own.fields) if own else None
+            new = decode_cdc_fields(sister_event.fields) if sister_event else None
+            return self._pair(path, write, legacy, new)
+        return await self._legacy_read_cdc(path, write, prod_events, own, sister_event)
+
+    async def _legacy_read_rows(self, path: ValidationPath, write: ComparisonJob, scope: WriteScope,
+                                prod: PostgresState, sis: PostgresState) -> VerdictRecord:
+        """The legacy's row loader over the captured rows of each side (the snapshot parity judged)."""
+        assert self._prod
+        async with self._prod.pool.acquire() as pconn:
+            # names (author, subreddit) are looked up in production: the sister holds no accounts
+            async def render(state: PostgresState) -> dict[str, Any] | None:
+                if state.thing is None:
+                    return None
+                return _served(await render_obj(pconn, comment_from_rows(state.thing, list(state.data)), self._tz))
+
+            legacy = await render(prod)
+            try:
+                new = await render(sis)
+            except Exception as exc:
+                return self._direct(path, VerdictKind.MISMATCH, write, f"legacy row loader failed on sister data: {exc!r}")
+        return self._pair(path, write, api_view(legacy, scope), api_view(new, scope))
+
+    async def _legacy_read_cache(self, path: ValidationPath, write: ComparisonJob, scope: WriteScope,
+                                 prod: CacheEntry, sis: CacheEntry) -> VerdictRecord:
+        assert self._prod
+        if not prod.present:
+            return self._direct(path, VerdictKind.SKIPPED, write, "the legacy's cache entry is gone (evicted)")
+        # Both entries are present here (_one answered an absent sister entry), and capture_memcached
+        # always reads a present entry's flags; the cast passes them on unchanged.
+        async with self._prod.pool.acquire() as pconn:
+            legacy = _served(await render_obj(pconn, read_cache_value(prod.value, cast(int, prod.flags)), self._tz))
+            try:
+                new = _served(await render_obj(pconn, read_cache_value(sis.value, cast(int, sis.flags)), self._tz))
+            except Exception as exc:
+                return self._direct(path, VerdictKind.MISMATCH, write, f"legacy cache reader failed on sister entry: {exc!r}")
+        return self._pair(path, write, api_view(legacy, scope), api_view(new, scope))
+
+    async def _legacy_read_cdc(self, path: ValidationPath, write: ComparisonJob, prod_events: list[CdcEvent],
+                               own: CdcEvent | None, sister_event: CdcEvent | None) -> VerdictRecord:
+        """The legacy consumer over the legacy's history up to this write, versus the same history
+        with this write's event taken from the sister instead: only this write's event differs, so
+        an earlier bad sister event is judged with its own write, never again here."""
+        assert self._scratch
+        source = own or sister_event  # None only when both are (an event is always truthy)
+        if source is None:
+            return self._pair(path, write, None, None)  # a vote that changed nothing, on both sides
+        mine = _events_of(prod_events, write.entity)
+        history = mine[:mine.index(own)] if own in mine else mine
+        legacy_events = [e.fields for e in history] + ([own.fields] if own else [])
+        new_events = [e.fields for e in history] + ([sister_event.fields] if sister_event else [])
+        link36 = source.fields.get("link", "t3_0").split("_", 1)[-1]
+        legacy, new = await self._scratch.project(legacy_events, new_events, link36, write.entity)
+        if isinstance(new, BaseException):
+            return self._direct(path, VerdictKind.MISMATCH, write, f"legacy CDC consumer failed on sister events: {new!r}")
+        return self._pair(path, write, legacy, new)
+
+    # -- helpers -------------------------------------------------------------------------------
+    async def _evict(self, write: ComparisonJob, why: str) -> None:
+        assert self._sis
+        await evict_entity(self._sis, self.order, write, why)
+
+    def _sister_event(self, write: ComparisonJob, events: list[CdcEvent], own: CdcEvent | None) -> CdcEvent | None:
+        mine = _events_of(events, write.entity)
+        match = next((e for e in mine if e.fields.get("request_id") == write.request_id), None)
+        if match is None and own is not None:
+            # request_id renamed or lost by the rewrite: the event at the same version that names no
+            # other request. Never another write's event: a missing event is `missing_event`.
+            match = next((e for e in mine if e.fields.get("version") == own.fields.get("version")
+                          and e.fields.get("request_id") in (None, "", write.request_id)), None)
+        return match
+
+    async def _link_settles_quiet(self, link: str, own: CdcEvent) -> bool:
+        """The link's counters differ although its log shows no later create: a later create may be
+        committed and not yet published (the legacy commits, then publishes). Poll production's log
+        until one shows up (not quiet: the counter is out of this write's scope) or the settle time
+        ends (quiet: the counter is compared, and a rewrite that missed it is a mismatch)."""
+        assert self._prod is not None
+        deadline = time.monotonic() + self._settle_s
+        delay = 0.01
+        while time.monotonic() < deadline:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
+            if _created_after(await capture_events(self._prod, self._stream, self._scan), link, own):
+                return False
+        return True
+
+    async def _link_race(self, write: ComparisonJob, events: list[CdcEvent], own: CdcEvent | None,
+                         link_hist: EntityHistory | None) -> str | None:
+        if write.endpoint != "create" or own is None:
+            return None
+        link = own.fields.get("link", write.link)
+        before = [(_stream_pos(e.stream_id), e.fields.get("request_id", "")) for e in _link_creates(events, link)
+                  if _stream_pos(e.stream_id) < _stream_pos(own.stream_id)]
+        snapshot = link_hist if link == write.link else None
+        return await classify(self.order, f"link:{link}", _stream_pos(own.stream_id), before, snapshot)
+
+    def _lost(self, write: ComparisonJob, mine: list[CdcEvent], events: list[CdcEvent], own: CdcEvent | None,
+              hist: EntityHistory, link_hist: EntityHistory | None) -> bool:
+        """Whether a pending earlier write is older than `lost_after_s` (by its stream time): the
+        shadow would have applied it by now, so it was lost (dropped, refused, failed), not in flight."""
+        now_ms = _stream_pos(own.stream_id)[0] if own else int(time.time() * 1000)
+        horizon = now_ms - int(self._lost_after_s * 1000)
+        applied, first = hist.applied, hist.first_version or 0
+        stale = [e for e in mine if e is not own and (_version(e) or 0) >= first
+                 and e.fields.get("request_id") not in applied and _stream_pos(e.stream_id)[0] < horizon]
+        link = own.fields.get("link", write.link) if own is not None else None
+        if write.endpoint == "create" and link_hist is not None and link == write.link:
+            stale += [e for e in _link_creates(events, link) if e is not own
+                      and e.fields.get("request_id") not in link_hist.applied
+                      and _stream_pos(e.stream_id)[0] < horizon]
+        return bool(stale)
+
+    async def _link_id(self, write: ComparisonJob, comment_id: int) -> int | None:
+        if write.link.startswith("t3_"):
+            return _id36(write.link)
+        assert self._prod
+        async with self._prod.pool.acquire() as conn:
+            value = await conn.fetchval("SELECT value FROM reddit_data_comment WHERE thing_id = $1 AND key = 'link_id'", comment_id)
+        return int(value) if value else None
+
+    async def _account_id(self, name: str | None) -> int | None:
+        if not name:
+            return None
+        assert self._prod
+        async with self._prod.pool.acquire() as conn:
+            return await conn.fetchval("SELECT thing_id FROM reddit_data_account WHERE key = 'name' AND value = $1", name)
+
+    def _pair(self, path: ValidationPath, write: ComparisonJob, legacy: Any, new: Any) -> VerdictRecord:
+        return self._compare(path.name, Observation("legacy", legacy), Observation("new", new),
+                             entity=write.entity, request_id=write.request_id)
+
+    @staticmethod
+    def _missing(path: ValidationPath, write: ComparisonJob, kind: str, legacy: dict[str, Any],
+                 reason: str) -> VerdictRecord:
+        """One difference naming what the rewrite did not store at all (not "every field changed")."""
+        return VerdictRecord(path=path.name, verdict=VerdictKind.MISMATCH, entity=write.entity,
+                             request_id=write.request_id, reason=reason,
+                             differences=(Difference("$", kind, legacy, None),))
+
+    @staticmethod
+    def _direct(path: ValidationPath, verdict: VerdictKind, write: ComparisonJob, reason: str) -> VerdictRecord:
+        return VerdictRecord(path=path.name, verdict=verdict, entity=write.entity, request_id=write.request_id, reason=reason)
