@@ -13,7 +13,7 @@ from typing import Any
 
 
 from legacy_adapter.readers import apply, decode_entry, read_projection
-from write_validation.sides import redis_client
+from write_validation.store_reads import redis_client
 
 LOCK_KEY = "tapcompare:scratch-projections"
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 from diff_reports.types import VerdictKind, VerdictRecord
 from traffic.shadowed import ComparisonJob
 from write_validation.ordering import Book
-from write_validation.sides import SideConnections
+from write_validation.store_reads import SideConnections
 from sister_stores.eviction import evict_comment, evict_link
 from telemetry.logs import get_logger
 

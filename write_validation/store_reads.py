@@ -1,18 +1,35 @@
-"""Read what one side stored for one entity, in all three stores, without changing anything.
+"""Every store read of the write validation: what one side stored for one write, in all three
+stores, without changing anything.
 
-The harness captures production (what the legacy wrote) and sister (what the rewrite wrote) the
-same way, then compares. Capture is read-only by construction: SELECTs, memcached `mg`, Redis
-XREVRANGE. Raw forms are kept raw (bytes, text values, kinds); decoding is the comparison's job.
+The harness reads production (what the legacy wrote) and the sister set (what the rewrite wrote)
+the same way, then compares. Read-only by construction: SELECTs in a read-only transaction
+(production through the read-only role), memcached `mg`, Redis XRANGE/XREVRANGE. Raw forms are kept
+raw (bytes, text values, kinds); decoding is the comparison's job.
+
+The CDC streams are read through a tail per side (`CdcTail`): every validated write needs the
+newest `scan` events of both streams, and reading and decoding all of them every time cost about
+a third of a replay's CPU, so a tail keeps them and asks Redis only for the entries added after
+the newest one it holds. Each call tops up first, under a lock, so it sees every event added
+before it was made; a stream that lost the newest entry held (flushed, trimmed, a server
+restarted without persistence) is read again in full.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import asyncpg
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from sister_stores.addresses import StoreAddresses
+from sister_stores.databases import close_pool
 
 THING_COLUMNS = "thing_id, ups, downs, deleted, spam, date, version"
 
@@ -123,3 +140,105 @@ def events_oldest_first(entries: RawStreamEntries) -> list[CdcEvent]:
     out = [CdcEvent(stream_id.decode(), {k.decode(): v.decode() for k, v in raw.items()}) for stream_id, raw in entries]
     out.reverse()
     return out
+
+
+class CdcTail:
+    """The newest `scan` events of `stream` on `client` (a bytes client: no decode_responses), as
+    `capture_cdc` would return them at that moment."""
+
+    def __init__(self, client: aioredis.Redis, stream: str, scan: int = 2000) -> None:
+        self._client, self._stream, self._scan = client, stream, scan
+        self._events: deque[CdcEvent] = deque(maxlen=scan)
+        self._lock = asyncio.Lock()
+
+    async def newest(self) -> list[CdcEvent]:
+        """The newest `scan` events as of now, oldest first (a new list; the events are shared)."""
+        async with self._lock:
+            await self._top_up()
+            return list(self._events)
+
+    async def _top_up(self) -> None:
+        if not self._events:
+            self._refill(cast(RawStreamEntries, await self._client.xrevrange(self._stream, count=self._scan)))
+            return
+        last = self._events[-1].stream_id
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.xrange(self._stream, min=last, max=last)  # is the newest held entry still there?
+            pipe.xrevrange(self._stream, max="+", min=f"({last}", count=self._scan)
+            still, added = await pipe.execute()
+        if not still:
+            self._refill(cast(RawStreamEntries, await self._client.xrevrange(self._stream, count=self._scan)))
+            return
+        self._events.extend(events_oldest_first(cast(RawStreamEntries, added)))  # a full batch pushes every older one out
+
+    def _refill(self, entries: RawStreamEntries) -> None:
+        self._events.clear()
+        self._events.extend(events_oldest_first(entries))
+
+
+@dataclass(frozen=True)
+class SideCapture:
+    postgres: PostgresState | BaseException
+    cache: CacheEntry | BaseException
+    events: list[CdcEvent] | BaseException  # newest `scan` entries of the stream, oldest first
+
+
+@dataclass
+class SideConnections:
+    """One side's connections for capture. Production is reached through the read-only role."""
+
+    addresses: StoreAddresses
+    pool: asyncpg.Pool
+    redis: aioredis.Redis
+    tails: dict[tuple[str, int], CdcTail] = field(default_factory=dict)  # per (stream, scan)
+
+    @classmethod
+    async def open(cls, addresses: StoreAddresses, postgres_dsn: str, pool_size: int = 4) -> "SideConnections":
+        pool = await asyncpg.create_pool(postgres_dsn, min_size=1, max_size=pool_size, command_timeout=5)
+        return cls(addresses, pool, redis_client(addresses.redis))
+
+    async def close(self) -> None:
+        await close_pool(self.pool)  # bounded: a store down at shutdown cannot hang it
+        await self.redis.aclose()
+
+
+def redis_client(url: str) -> aioredis.Redis:
+    """A client that retries a dropped connection (a restarted server) before giving up."""
+    return aioredis.from_url(url, socket_timeout=5, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+                             retry_on_error=[RedisConnectionError, RedisTimeoutError])
+
+
+async def capture_events(side: SideConnections, stream: str, scan: int = 2000) -> list[CdcEvent]:
+    """The newest `scan` events of one side's CDC stream, oldest first (topped up: CdcTail)."""
+    tail = side.tails.get((stream, scan))
+    if tail is None:
+        tail = side.tails[(stream, scan)] = CdcTail(side.redis, stream, scan)
+    return await tail.newest()
+
+
+async def capture_side(side: SideConnections, stream: str, comment_id: int, link_id: int | None,
+                       scan: int = 2000) -> SideCapture:
+    """All three stores concurrently; a store that fails is recorded as its exception."""
+    async def pg() -> PostgresState:
+        async with side.pool.acquire() as conn:
+            return await capture_postgres(conn, comment_id, link_id)
+
+    host, port = side.addresses.memcached_host_port
+    results = await asyncio.gather(pg(), capture_memcached(host, port, f"comment:{comment_id}"),
+                                   capture_events(side, stream, scan), return_exceptions=True)
+    return SideCapture(*results)
+
+
+async def link_of_comment(side: SideConnections, comment_id: int) -> int | None:
+    """The link a comment belongs to (its `link_id` data row), None when the comment has none."""
+    async with side.pool.acquire() as conn:
+        value = await conn.fetchval("SELECT value FROM reddit_data_comment WHERE thing_id = $1 AND key = 'link_id'",
+                                    comment_id)
+    return int(value) if value else None
+
+
+async def account_id(side: SideConnections, name: str) -> int | None:
+    """The id of the account called `name`."""
+    async with side.pool.acquire() as conn:
+        return cast(int | None, await conn.fetchval(
+            "SELECT thing_id FROM reddit_data_account WHERE key = 'name' AND value = $1", name))

@@ -1,37 +1,32 @@
-"""The WriteValidator behind the proxy: six verdicts per shadowed write (its endpoint x 3 stores x 2 checks).
+"""The WriteValidator: six verdicts per shadowed write (its endpoint x 3 stores x 2 checks).
 
-For each write: capture both sides' stores concurrently (production read-only), find the legacy's
-own CDC event for the request, classify a race from the legacy's commit order (ordering.py),
-scope the write to what it changed (diff_reports.write_scope), then compare the raw stored forms
-(`parity`) and what the legacy's own readers make of each side (`legacy_read`).
+For each write: read both sides' stores (store_reads.py; production read-only), find the legacy's
+own CDC event for the request, decide whether the write can be judged at all (the legacy's log
+behind its commits, a version gap, a race by the legacy's commit order: ordering.py), scope the
+write to what it changed (diff_reports.write_scope), then run the endpoint's six entries of the
+path-check table (path_checks.py). A write that mismatched re-synchronises its sister copy
+(resync.py), so each bug counts once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import defaultdict
-from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
-from diff_reports.stored_forms import decode_cache_entry, decode_cdc_fields
-from diff_reports.types import (ALL_WRITE_PATHS, MISSING_CACHE_ENTRY, MISSING_EVENT, MISSING_ROW, Difference,
-                                Observation, ValidationPath, VerdictKind, VerdictRecord)
-from diff_reports.write_scope import WriteScope, api_view, cache_view, postgres_view, scope_for
-from legacy_adapter.codec import r2_dumps
-from legacy_adapter.readers import comment_from_rows, read_cache_value, render_obj
+from diff_reports.stored_forms import decode_cdc_fields
+from diff_reports.types import ALL_WRITE_PATHS, ValidationPath, VerdictKind, VerdictRecord
+from diff_reports.write_scope import scope_for
+from sister_stores.addresses import StoreAddresses
+from sister_stores.databases import readonly_dsn
 from traffic.shadowed import ComparisonJob
 from write_validation.ordering import Book, EntityHistory, OrderBook, classify, overtaken_reason, version_gap
+from write_validation.path_checks import PATH_CHECKS, Compare, Judging, WriteCapture, direct, events_of
 from write_validation.projections import ScratchProjections
 from write_validation.resync import as_first_diverging, evict_entity, mismatched_paths
-from write_validation.sides import SideCapture, SideConnections, capture_events, capture_side
-from sister_stores.addresses import StoreAddresses
-from write_validation.store_reads import CacheEntry, CdcEvent, PostgresState
-from sister_stores.databases import readonly_dsn
-
-
-Compare = Callable[..., VerdictRecord]
+from write_validation.store_reads import (CdcEvent, SideCapture, SideConnections, account_id, capture_events,
+                                          capture_side, link_of_comment)
 
 
 def _id36(fullname: str) -> int:
@@ -41,20 +36,6 @@ def _id36(fullname: str) -> int:
 def _stream_pos(stream_id: str) -> tuple[int, int]:
     ms, _, seq = stream_id.partition("-")
     return int(ms), int(seq or 0)
-
-
-def _events_of(events: list[CdcEvent], fullname: str) -> list[CdcEvent]:
-    return [e for e in events if e.fields.get("fullname") == fullname]
-
-
-def _served(rendered: dict[str, Any] | None) -> dict[str, Any] | None:
-    """What the legacy would put on the wire for a rendered object (its own JSON encoder, parsed
-    back): a value the legacy cannot serve raises here, as it would in production."""
-    return None if rendered is None else json.loads(r2_dumps(rendered))
-
-
-def _ttl_at_write(ttl: int | None, elapsed: float) -> int | None:
-    return ttl + round(elapsed) if ttl is not None and ttl > 0 else ttl
 
 
 def _log_behind(prod: SideCapture, mine: list[CdcEvent], entity: str) -> str | None:
@@ -139,7 +120,7 @@ class StoreValidator:
         if new.raised or not isinstance(status, int) or not 200 <= status < 300:
             reason = new.error or f"new service answered {status} to a write the legacy accepted"
             await self._evict(write, "the rewrite missed this write")
-            return [self._direct(p, VerdictKind.SHADOW_ERROR, write, reason) for p in paths]
+            return [direct(p, VerdictKind.SHADOW_ERROR, write, reason) for p in paths]
         async with self._locks[write.entity]:
             try:
                 return await self._validate(write, paths)
@@ -156,7 +137,7 @@ class StoreValidator:
             # what the rewrite stored for it may be gone; the next write re-hydrates it
             reason = (f"the sister copy of {write.entity} was re-synchronised from production while this write "
                       "was in flight: nothing of it is left there to compare")
-            return [self._direct(p, VerdictKind.RACED, write, reason) for p in paths]
+            return [direct(p, VerdictKind.RACED, write, reason) for p in paths]
         comment_id = _id36(write.entity)
         link_id = await self._link_id(write, comment_id)
         deadline = time.monotonic() + self._settle_s
@@ -171,13 +152,13 @@ class StoreValidator:
             prod = await capture_side(self._prod, self._stream, comment_id, link_id, self._scan)
             if isinstance(prod.events, BaseException) or isinstance(prod.postgres, BaseException):
                 err = prod.events if isinstance(prod.events, BaseException) else prod.postgres
-                return [self._direct(p, VerdictKind.UNAVAILABLE, write, f"production capture failed: {err!r}")
+                return [direct(p, VerdictKind.UNAVAILABLE, write, f"production capture failed: {err!r}")
                         for p in paths]
             if isinstance(sis.postgres, BaseException):
                 # The rewrite's own database is unreadable: nothing it did for this write can be judged.
-                return [self._direct(p, VerdictKind.UNAVAILABLE, write, f"sister postgres unreadable: {sis.postgres!r}")
+                return [direct(p, VerdictKind.UNAVAILABLE, write, f"sister postgres unreadable: {sis.postgres!r}")
                         for p in paths]
-            mine = _events_of(prod.events, write.entity)
+            mine = events_of(prod.events, write.entity)
             behind = _log_behind(prod, mine, write.entity)
             if not behind or time.monotonic() >= deadline:
                 break
@@ -186,7 +167,7 @@ class StoreValidator:
             delay = min(delay * 2, 0.2)
         if behind:
             await self._evict(write, behind)
-            return [self._direct(p, VerdictKind.RACED, write, behind) for p in paths]
+            return [direct(p, VerdictKind.RACED, write, behind) for p in paths]
         own = next((e for e in mine if e.fields.get("request_id") == write.request_id), None)
         own_v = _version(own) if own else None
         first = hist.first_version
@@ -195,7 +176,7 @@ class StoreValidator:
             reason = (f"production versions {gap[:5]} of {write.entity} have no CDC event (committed without "
                       "publishing): the sister cannot hold them, so it is re-hydrated on the next write")
             await self._evict(write, reason)
-            return [self._direct(p, VerdictKind.RACED, write, reason) for p in paths]
+            return [direct(p, VerdictKind.RACED, write, reason) for p in paths]
         before = [(_version(e) or 0, e.fields.get("request_id", "")) for e in mine
                   if own_v is None or (_version(e) or 0) < own_v]
         race = (await classify(self.order, write.entity, own_v, before, hist)
@@ -203,13 +184,13 @@ class StoreValidator:
         if race:
             if self._lost(write, mine, prod.events, own, hist, link_hist):
                 await self._evict(write, race)  # a write that never arrived: re-hydrate, start afresh
-            return [self._direct(p, VerdictKind.RACED, write, race) for p in paths]
+            return [direct(p, VerdictKind.RACED, write, race) for p in paths]
         after = [(_version(e) or 0, e.fields.get("request_id", "")) for e in mine
                  if own_v is not None and (_version(e) or 0) > own_v]
         swapped = overtaken_reason(write.entity, hist, write.request_id, after)
         if swapped:
             await self._evict(write, swapped)  # the copy's history is not production's: re-hydrate it
-            return [self._direct(p, VerdictKind.RACED, write, swapped) for p in paths]
+            return [direct(p, VerdictKind.RACED, write, swapped) for p in paths]
         later = [decode_cdc_fields(e.fields).get("changes", {}) for e in mine if own_v and (_version(e) or 0) > own_v]
         own_changes = decode_cdc_fields(own.fields).get("changes", {}) if own else {}
         account_id = await self._account_id(write.auth_user)
@@ -224,16 +205,17 @@ class StoreValidator:
                           account_id=account_id, link_quiet=link_quiet)
         # How long the legacy's cache entry had been counting down when it was captured.
         legacy_lag = max(0.0, captured_at - (write.legacy_at or captured_at))
+        cap = WriteCapture(write, scope, prod, sis, own, legacy_lag)
         out: list[VerdictRecord] = []
         for path in paths:
-            store_capture = {"postgres": "postgres", "memcached": "cache", "redis_cdc": "events"}[path.store]
-            broken = [side for side, cap in (("production", prod), ("sister", sis))
-                      if isinstance(getattr(cap, store_capture), BaseException)]
+            check = PATH_CHECKS[path]
+            broken = [(side, err) for side, c in (("production", prod), ("sister", sis))
+                      if isinstance(err := getattr(c, check.store), BaseException)]
             if broken:
-                err = getattr(prod if broken[0] == "production" else sis, store_capture)
-                out.append(self._direct(path, VerdictKind.UNAVAILABLE, write, f"{broken[0]} {path.store} unreadable: {err!r}"))
+                side, err = broken[0]
+                out.append(direct(path, VerdictKind.UNAVAILABLE, write, f"{side} {path.store} unreadable: {err!r}"))
                 continue
-            out.append(await self._one(path, write, scope, prod, sis, own, legacy_lag))
+            out.append(await check.run(cap, self._judging()))
         return await self._resync_after_mismatch(write, out)
 
     async def _resync_after_mismatch(self, write: ComparisonJob, out: list[VerdictRecord]) -> list[VerdictRecord]:
@@ -246,117 +228,10 @@ class StoreValidator:
         await self._evict(write, f"write {write.request_id} mismatched on {', '.join(flagged)}")
         return as_first_diverging(write, out)
 
-    # -- the six comparisons -------------------------------------------------------------------
-    async def _one(self, path: ValidationPath, write: ComparisonJob, scope: WriteScope, prod: SideCapture,
-                   sis: SideCapture, own: CdcEvent | None, legacy_lag: float) -> VerdictRecord:
-        # _validate has already answered `unavailable` for a path whose store either side failed to capture.
-        if path.store == "postgres":
-            prod_pg, sis_pg = prod.postgres, sis.postgres
-            assert not isinstance(prod_pg, BaseException) and not isinstance(sis_pg, BaseException)
-            if prod_pg.thing is not None and sis_pg.thing is None:
-                return self._missing(path, write, MISSING_ROW, {"thing_id": prod_pg.thing.get("thing_id")},
-                                     f"the sister has no row for {write.entity}; production has")
-            if path.check == "parity":
-                views = [postgres_view(c.thing, c.data, c.votes, c.link_data, scope) for c in (prod_pg, sis_pg)]
-                return self._pair(path, write, *views)
-            return await self._legacy_read_rows(path, write, scope, prod_pg, sis_pg)
-        if path.store == "memcached":
-            prod_cache, sis_cache = prod.cache, sis.cache
-            assert not isinstance(prod_cache, BaseException) and not isinstance(sis_cache, BaseException)
-            if own is None and not sis_cache.present:
-                return self._direct(path, VerdictKind.SKIPPED, write,
-                                    "the sister's cache entry is gone (evicted or restarted) and this write changed nothing")
-            if prod_cache.present and not sis_cache.present:
-                return self._missing(path, write, MISSING_CACHE_ENTRY, {"key": prod_cache.key},
-                                     f"the new service left no cache entry {prod_cache.key}; production has one")
-            if path.check == "parity":
-                # TTLs as of each side's write: the legacy wrote when its answer reached the proxy, the
-                # rewrite just before this capture; a TTL counts down in between.
-                views = [cache_view(decode_cache_entry(c.present, c.value, c.flags,
-                                                       _ttl_at_write(c.ttl, elapsed)), scope)
-                         for c, elapsed in ((prod_cache, legacy_lag), (sis_cache, 0.0))]
-                return self._pair(path, write, *views)
-            return await self._legacy_read_cache(path, write, scope, prod_cache, sis_cache)
-        prod_events, sis_events = prod.events, sis.events
-        assert not isinstance(prod_events, BaseException) and not isinstance(sis_events, BaseException)
-        sister_event = self._sister_event(write, sis_events, own)
-        if own is not None and sister_event is None:
-            return self._missing(path, write, MISSING_EVENT,
-                                 {k: own.fields.get(k) for k in ("type", "fullname", "version", "request_id")},
-                                 f"the legacy published {own.fields.get('type')} v{own.fields.get('version')} for "
-                                 f"{write.entity}; the rewrite published no event for this write")
-        if path.check == "parity":
-            legacy = decode_cdc_fields(own.fields) if own else None
-            new = decode_cdc_fields(sister_event.fields) if sister_event else None
-            return self._pair(path, write, legacy, new)
-        return await self._legacy_read_cdc(path, write, prod_events, own, sister_event)
-
-    async def _legacy_read_rows(self, path: ValidationPath, write: ComparisonJob, scope: WriteScope,
-                                prod: PostgresState, sis: PostgresState) -> VerdictRecord:
-        """The legacy's row loader over the captured rows of each side (the snapshot parity judged)."""
-        assert self._prod
-        async with self._prod.pool.acquire() as pconn:
-            # names (author, subreddit) are looked up in production: the sister holds no accounts
-            async def render(state: PostgresState) -> dict[str, Any] | None:
-                if state.thing is None:
-                    return None
-                return _served(await render_obj(pconn, comment_from_rows(state.thing, list(state.data)), self._tz))
-
-            legacy = await render(prod)
-            try:
-                new = await render(sis)
-            except Exception as exc:
-                return self._direct(path, VerdictKind.MISMATCH, write, f"legacy row loader failed on sister data: {exc!r}")
-        return self._pair(path, write, api_view(legacy, scope), api_view(new, scope))
-
-    async def _legacy_read_cache(self, path: ValidationPath, write: ComparisonJob, scope: WriteScope,
-                                 prod: CacheEntry, sis: CacheEntry) -> VerdictRecord:
-        assert self._prod
-        if not prod.present:
-            return self._direct(path, VerdictKind.SKIPPED, write, "the legacy's cache entry is gone (evicted)")
-        # Both entries are present here (_one answered an absent sister entry), and capture_memcached
-        # always reads a present entry's flags; the cast passes them on unchanged.
-        async with self._prod.pool.acquire() as pconn:
-            legacy = _served(await render_obj(pconn, read_cache_value(prod.value, cast(int, prod.flags)), self._tz))
-            try:
-                new = _served(await render_obj(pconn, read_cache_value(sis.value, cast(int, sis.flags)), self._tz))
-            except Exception as exc:
-                return self._direct(path, VerdictKind.MISMATCH, write, f"legacy cache reader failed on sister entry: {exc!r}")
-        return self._pair(path, write, api_view(legacy, scope), api_view(new, scope))
-
-    async def _legacy_read_cdc(self, path: ValidationPath, write: ComparisonJob, prod_events: list[CdcEvent],
-                               own: CdcEvent | None, sister_event: CdcEvent | None) -> VerdictRecord:
-        """The legacy consumer over the legacy's history up to this write, versus the same history
-        with this write's event taken from the sister instead: only this write's event differs, so
-        an earlier bad sister event is judged with its own write, never again here."""
-        assert self._scratch
-        source = own or sister_event  # None only when both are (an event is always truthy)
-        if source is None:
-            return self._pair(path, write, None, None)  # a vote that changed nothing, on both sides
-        mine = _events_of(prod_events, write.entity)
-        history = mine[:mine.index(own)] if own in mine else mine
-        legacy_events = [e.fields for e in history] + ([own.fields] if own else [])
-        new_events = [e.fields for e in history] + ([sister_event.fields] if sister_event else [])
-        link36 = source.fields.get("link", "t3_0").split("_", 1)[-1]
-        legacy, new = await self._scratch.project(legacy_events, new_events, link36, write.entity)
-        if isinstance(new, BaseException):
-            return self._direct(path, VerdictKind.MISMATCH, write, f"legacy CDC consumer failed on sister events: {new!r}")
-        return self._pair(path, write, legacy, new)
-
     # -- helpers -------------------------------------------------------------------------------
     async def _evict(self, write: ComparisonJob, why: str) -> None:
         assert self._sis
         await evict_entity(self._sis, self.order, write, why)
-
-    def _sister_event(self, write: ComparisonJob, events: list[CdcEvent], own: CdcEvent | None) -> CdcEvent | None:
-        mine = _events_of(events, write.entity)
-        match = next((e for e in mine if e.fields.get("request_id") == write.request_id), None)
-        if match is None and own is not None:
-            # request_id renamed or lost by the rewrite: the event at the same version that names no
-            # other request. Never another write's event: a missing event is `missing_event`.
-            match = next((e for e in mine if e.fields.get("version") == own.fields.get("version")
-                          and e.fields.get("request_id") in (None, "", write.request_id)), None)
-        return match
 
     async def _link_settles_quiet(self, link: str, own: CdcEvent) -> bool:
         """The link's counters differ although its log shows no later create: a later create may be
@@ -403,29 +278,12 @@ class StoreValidator:
         if write.link.startswith("t3_"):
             return _id36(write.link)
         assert self._prod
-        async with self._prod.pool.acquire() as conn:
-            value = await conn.fetchval("SELECT value FROM reddit_data_comment WHERE thing_id = $1 AND key = 'link_id'", comment_id)
-        return int(value) if value else None
+        return await link_of_comment(self._prod, comment_id)
 
     async def _account_id(self, name: str | None) -> int | None:
-        if not name:
-            return None
         assert self._prod
-        async with self._prod.pool.acquire() as conn:
-            return await conn.fetchval("SELECT thing_id FROM reddit_data_account WHERE key = 'name' AND value = $1", name)
+        return await account_id(self._prod, name) if name else None
 
-    def _pair(self, path: ValidationPath, write: ComparisonJob, legacy: Any, new: Any) -> VerdictRecord:
-        return self._compare(path.name, Observation("legacy", legacy), Observation("new", new),
-                             entity=write.entity, request_id=write.request_id)
-
-    @staticmethod
-    def _missing(path: ValidationPath, write: ComparisonJob, kind: str, legacy: dict[str, Any],
-                 reason: str) -> VerdictRecord:
-        """One difference naming what the rewrite did not store at all (not "every field changed")."""
-        return VerdictRecord(path=path.name, verdict=VerdictKind.MISMATCH, entity=write.entity,
-                             request_id=write.request_id, reason=reason,
-                             differences=(Difference("$", kind, legacy, None),))
-
-    @staticmethod
-    def _direct(path: ValidationPath, verdict: VerdictKind, write: ComparisonJob, reason: str) -> VerdictRecord:
-        return VerdictRecord(path=path.name, verdict=verdict, entity=write.entity, request_id=write.request_id, reason=reason)
+    def _judging(self) -> Judging:
+        assert self._prod and self._scratch
+        return Judging(self._compare, self._prod.pool, self._tz, self._scratch)

@@ -11,7 +11,7 @@ from pymemcache.client.base import Client
 
 from diff_reports.stored_forms import decode_cache_entry, decode_cdc_fields, decode_data_rows, pickle_facts
 from write_validation.store_reads import capture_cdc, capture_memcached, capture_postgres
-from write_validation.cdc_tail import CdcTail
+from write_validation.store_reads import CdcTail
 from tests.support.stores import StoreSets
 
 WHEN = dt.datetime(2020, 6, 17, 12, 0, 1, 250000, tzinfo=dt.timezone.utc)

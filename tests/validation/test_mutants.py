@@ -6,13 +6,23 @@ from __future__ import annotations
 import pytest
 
 from diff_reports.types import ALL_WRITE_PATHS
+from write_validation.path_checks import PATH_CHECKS
 from tests.validation.mutants import MUTANTS, Mutant
 from tests.validation.scenario import create_edit_vote
 from tests.validation.stack import running_stack
 
 
-def test_one_mutant_per_path() -> None:
-    assert sorted(m.path for m in MUTANTS) == sorted(p.name for p in ALL_WRITE_PATHS)
+def test_one_mutant_per_path_check() -> None:
+    """The table holds one check per path, and each mutant targets one entry of it."""
+    assert sorted(p.name for p in PATH_CHECKS) == sorted(p.name for p in ALL_WRITE_PATHS)
+    assert sorted(m.path for m in MUTANTS) == sorted(p.name for p in PATH_CHECKS)
+
+
+def test_each_path_check_reads_its_own_store() -> None:
+    capture_of = {"postgres": "postgres", "memcached": "cache", "redis_cdc": "events"}
+    for path, check in PATH_CHECKS.items():
+        assert check.path is path and check.store == capture_of[path.store]
+        assert (check.reader is None) == (path.check == "parity"), path.name
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.path for m in MUTANTS])
