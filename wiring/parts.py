@@ -27,7 +27,7 @@ from results.store.store import ResultsStore, ensure_database
 from results.store.writer import ResultsWriter, WriterStats
 from diff_reports.types import VerdictRecord
 from shadow_proxy.app import create_app
-from shadow_proxy.capture.wiring import recorder_from_settings
+from shadow_proxy.capture.from_settings import recorder_from_settings
 from judge.protocols import Comparator, NoWriteValidation, RaisedHook, VerdictSink, WriteValidator
 from judge.recording import ResultsSink
 from sister_stores.addresses import StoreAddresses

@@ -7,7 +7,7 @@ from pathlib import Path
 from config import settings_from_mapping
 from datasets.from_capture import assemble
 from datasets.scrub import Scrubber
-from shadow_proxy.capture.wiring import recorder_from_settings
+from shadow_proxy.capture.from_settings import recorder_from_settings
 
 
 def test_pseudonyms_are_keyed_and_consistent() -> None:
