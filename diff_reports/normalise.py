@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
-import io
 import math
 import pickle
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -36,6 +35,7 @@ from typing import Any
 import orjson
 
 from diff_reports.paths import Token, compile_glob, format_path
+from diff_reports.pickles import restricted_load
 
 
 @dataclass(frozen=True)
@@ -224,21 +224,6 @@ def round_floats(patterns: Iterable[str], digits: int, applies_to: Iterable[str]
 
 # --- safe structural decoding of pickles --------------------------------------------------------
 
-_PICKLE_ALLOWED = {
-    ("datetime", "datetime"), ("datetime", "date"), ("datetime", "time"), ("datetime", "timedelta"),
-    ("datetime", "timezone"), ("_codecs", "encode"), ("copy_reg", "_reconstructor"),
-    ("copyreg", "_reconstructor"), ("__builtin__", "object"), ("builtins", "object"),
-    ("__builtin__", "set"), ("builtins", "set"), ("__builtin__", "frozenset"), ("builtins", "frozenset"),
-}
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in _PICKLE_ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-        return super().find_class(module, name)
-
-
 def _protocol(raw: bytes) -> int:
     return raw[1] if len(raw) > 1 and raw[0] == 0x80 else 0
 
@@ -246,7 +231,7 @@ def _protocol(raw: bytes) -> int:
 def decode_pickle(raw: bytes) -> Any:
     """`{"$pickle": {"protocol": n, "value": <canonical>}}`, or raise pickle.UnpicklingError."""
     try:
-        obj = _SafeUnpickler(io.BytesIO(raw), encoding="latin-1").load()
+        obj = restricted_load(raw, encoding="latin-1")
     except pickle.UnpicklingError:
         raise
     except Exception as exc:  # noqa: BLE001 - any malformed input is "not a pickle"

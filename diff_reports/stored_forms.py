@@ -9,47 +9,24 @@ imports no store clients.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
-import pickle
 import pickletools
 from typing import Any
 
-# Only what the legacy formats legitimately reference; anything else is reported, never executed.
-_ALLOWED_GLOBALS = {
-    ("datetime", "datetime"),
-    ("datetime", "timezone"),
-    ("datetime", "timedelta"),
-    ("datetime", "date"),
-    ("_codecs", "encode"),
-    ("copyreg", "_reconstructor"),
-    ("builtins", "object"),
-    ("builtins", "set"),
-    ("builtins", "frozenset"),
-}
+from diff_reports.pickles import restricted_load
 
-
-class UnsafePickle(ValueError):
-    """The bytes reference a global outside the legacy formats; they were not unpickled."""
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in _ALLOWED_GLOBALS:
-            raise UnsafePickle(f"pickle references {module}.{name}, which the legacy formats never store")
-        return super().find_class(module, name)
-
-
-def canonical(value: Any) -> Any:
-    """A JSON-able form that keeps type facts: datetimes say whether they are aware."""
+def typed_form(value: Any) -> Any:
+    """A JSON-able form that keeps the type facts parity compares: a datetime says whether it is
+    aware. Not `normalise.canonical`, which serves response comparison and renders datetimes as
+    the legacy's API does; a naive-for-aware datetime in a stored pickle is a bug parity must see."""
     if isinstance(value, dt.datetime):
         return {"$datetime": value.isoformat(), "aware": value.tzinfo is not None}
     if isinstance(value, dict):
-        return {str(k): canonical(v) for k, v in value.items()}
+        return {str(k): typed_form(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [canonical(v) for v in value]
+        return [typed_form(v) for v in value]
     if isinstance(value, (set, frozenset)):
-        return sorted((canonical(v) for v in value), key=repr)
+        return sorted((typed_form(v) for v in value), key=repr)
     if isinstance(value, bytes):
         return {"$bytes": value.hex()}
     return value
@@ -69,7 +46,7 @@ def pickle_facts(raw: bytes) -> dict[str, Any]:
         return {"protocol": None, "globals": found, "error": f"{type(exc).__name__}: {exc}"}
     facts: dict[str, Any] = {"protocol": protocol, "globals": sorted(set(found))}
     try:
-        facts["object"] = canonical(_RestrictedUnpickler(io.BytesIO(raw)).load())
+        facts["object"] = typed_form(restricted_load(raw))
     except Exception as exc:
         facts["error"] = f"{type(exc).__name__}: {exc}"
     return facts
