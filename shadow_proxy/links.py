@@ -9,10 +9,10 @@ thread. A comment never seen falls back to its own fullname as the key.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 import redis.asyncio as aioredis
+from cachetools import LRUCache
 
 from shadow_proxy.audit import RampKeys
 
@@ -44,19 +44,14 @@ class LinkIndex:
     def __init__(self, redis: aioredis.Redis | None, keys: RampKeys, size: int = 100_000) -> None:
         self._redis = redis
         self._keys = keys
-        self._size = size
-        self._local: OrderedDict[str, str] = OrderedDict()
+        self._local: LRUCache[str, str] | None = LRUCache(maxsize=size) if size > 0 else None
 
     def _remember(self, comment: str, link: str) -> bool:
         """True when this is new to the local cache."""
-        if self._size <= 0:
+        if self._local is None:
             return False
         known = self._local.get(comment)
-        if known is not None:
-            self._local.move_to_end(comment)
         self._local[comment] = link
-        while len(self._local) > self._size:
-            self._local.popitem(last=False)
         return known != link
 
     async def learn(self, body: Any) -> None:
@@ -68,9 +63,8 @@ class LinkIndex:
                 await pipe.execute()
 
     async def link_of(self, comment: str) -> str | None:
-        link = self._local.get(comment)
+        link = self._local.get(comment) if self._local is not None else None
         if link is not None:
-            self._local.move_to_end(comment)
             return link
         if self._redis is None:
             return None

@@ -17,9 +17,10 @@ applied the write) keeps the raced share independent of the number of workers.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from cachetools import LRUCache
 
 import redis.asyncio as aioredis
 
@@ -103,14 +104,12 @@ class OrderBook:
     """Bounded LRU of entity histories in this process."""
 
     def __init__(self, capacity: int = 100_000) -> None:
-        self._entities: OrderedDict[str, EntityHistory] = OrderedDict()
-        self._capacity = capacity
+        self._entities: LRUCache[str, EntityHistory] = LRUCache(maxsize=capacity)
 
     def _get(self, entity: str) -> EntityHistory:
-        hist = self._entities.pop(entity, None) or EntityHistory()
-        self._entities[entity] = hist
-        while len(self._entities) > self._capacity:
-            self._entities.popitem(last=False)
+        hist = self._entities.get(entity)
+        if hist is None:
+            hist = self._entities[entity] = EntityHistory()
         return hist
 
     async def history(self, entity: str) -> EntityHistory:

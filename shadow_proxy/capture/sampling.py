@@ -9,9 +9,10 @@ response the recorder sees, or the proxy's shared link index; failing all, the c
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from cachetools import LRUCache
 
 from shadow_proxy.links import links_in
 from shadow_proxy.ramp import BUCKETS, bucket
@@ -23,8 +24,7 @@ class CaptureSampler:
     def __init__(self, pct: float, salt: str = "capture", link_cache_size: int = 100_000) -> None:
         self.pct = pct
         self._salt = salt
-        self._size = link_cache_size
-        self._links: OrderedDict[str, str] = OrderedDict()
+        self._links: LRUCache[str, str] = LRUCache(maxsize=max(1, link_cache_size))
         self.resolver: LinkResolver | None = None
 
     @property
@@ -37,9 +37,6 @@ class CaptureSampler:
     def learn(self, body: Any) -> None:
         for comment, link in links_in(body).items():
             self._links[comment] = link
-            self._links.move_to_end(comment)
-        while len(self._links) > self._size:
-            self._links.popitem(last=False)
 
     async def thread_of(self, target: str | None, link: str | None) -> str | None:
         """The sticky key: the request's link, else the target comment's thread, else the target."""
