@@ -327,11 +327,11 @@ class LocalStores:
             elif srv.alive():
                 os.kill(srv.pid, signal.SIGTERM)
             try:
-                wait_for(lambda s=srv: not s.alive() and not port_open(s.port), 20, f"{record.name}.{kind} stop")
+                wait_for(lambda: not srv.alive() and not port_open(srv.port), 20, f"{record.name}.{kind} stop")
             except LocalStoreError:
                 if srv.alive():
                     os.kill(srv.pid, signal.SIGKILL)
-                wait_for(lambda s=srv: not s.alive(), 5, f"{record.name}.{kind} kill")
+                wait_for(lambda: not srv.alive(), 5, f"{record.name}.{kind} kill")
             reap(srv.pid)
             stopped.append(f"{record.name}.{kind}")
         return stopped

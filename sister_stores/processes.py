@@ -10,8 +10,10 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
+from collections.abc import Callable
 from pathlib import Path
+
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_exponential
 
 
 class LocalStoreError(RuntimeError):
@@ -51,14 +53,13 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def wait_for(predicate, timeout: float, what: str, log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    delay = 0.01
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(delay)  # polling a condition with a deadline, not papering over a race
-        delay = min(delay * 2, 0.2)
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str, log: Path | None = None) -> None:
+    """Poll `predicate` (pauses from 10 ms doubling to 200 ms) until it holds, else LocalStoreError
+    naming `what` with the tail of its log."""
+    ready = Retrying(stop=stop_after_delay(timeout), wait=wait_exponential(multiplier=0.01, max=0.2),
+                     retry=retry_if_result(lambda ok: not ok), retry_error_callback=lambda state: False)(predicate)
+    if ready:
+        return
     tail = ""
     if log and log.exists():
         tail = "\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])

@@ -12,17 +12,31 @@ Two books with one (async) interface: `OrderBook` in one process (inline mode), 
 a write's predecessor is often validated by another worker, so a per-process book would call it
 unapplied: the shared book (marked when the proxy publishes a job, i.e. once the rewrite has
 applied the write) keeps the raced share independent of the number of workers.
+
+Below the books: what production's own log says about a write (its version, the log behind its
+commits, creates on a link, an earlier write that was lost rather than in flight), and `settle`,
+which waits, bounded, for the log to catch up with a commit.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-from cachetools import LRUCache
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import redis.asyncio as aioredis
+from cachetools import LRUCache
+from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_exponential
+
+from traffic.shadowed import ComparisonJob
+from write_validation.store_reads import CdcEvent
+
+if TYPE_CHECKING:
+    from write_validation.store_reads import SideCapture
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -198,3 +212,75 @@ def version_gap(versions: list[int], upto: int | None) -> list[int]:
         return []
     top = upto if upto is not None else seen[-1] + 1
     return sorted(set(range(seen[0], top)) - set(seen))
+
+
+# -- what production's log says about a write ----------------------------------------------
+def stream_pos(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def log_behind(prod: SideCapture, mine: list[CdcEvent], entity: str) -> str | None:
+    """Why production's state is ahead of its published log for this comment, or None."""
+    if isinstance(prod.postgres, BaseException) or prod.postgres.version is None:
+        return None
+    published = max((v for e in mine if (v := version_of(e)) is not None), default=0)
+    if prod.postgres.version > published:
+        return (f"production committed version {prod.postgres.version} of {entity} but its CDC log shows "
+                f"{published}: a write is between commit and publish (or was never published)")
+    return None
+
+
+def link_creates(events: list[CdcEvent], link: str) -> list[CdcEvent]:
+    """The legacy's comment_created events on one link, in stream order."""
+    return [e for e in events if e.fields.get("type") == "comment_created" and e.fields.get("link") == link]
+
+
+def created_after(events: list[CdcEvent], link: str, own: CdcEvent) -> bool:
+    """Whether the log holds a create on `link` later than `own`."""
+    return any(stream_pos(e.stream_id) > stream_pos(own.stream_id) for e in link_creates(events, link))
+
+
+def version_of(event: CdcEvent) -> int | None:
+    try:
+        return int(event.fields["version"])
+    except (KeyError, ValueError):
+        return None
+
+
+async def link_race(book: Book, write: ComparisonJob, events: list[CdcEvent], own: CdcEvent | None,
+                    link_hist: EntityHistory | None) -> str | None:
+    """A create's race on its link: an earlier create on the same link not yet applied."""
+    if write.endpoint != "create" or own is None:
+        return None
+    link = own.fields.get("link", write.link)
+    before = [(stream_pos(e.stream_id), e.fields.get("request_id", "")) for e in link_creates(events, link)
+              if stream_pos(e.stream_id) < stream_pos(own.stream_id)]
+    snapshot = link_hist if link == write.link else None
+    return await classify(book, f"link:{link}", stream_pos(own.stream_id), before, snapshot)
+
+def lost_earlier_write(write: ComparisonJob, mine: list[CdcEvent], events: list[CdcEvent], own: CdcEvent | None,
+                   hist: EntityHistory, link_hist: EntityHistory | None, lost_after_s: float) -> bool:
+    """Whether a pending earlier write is older than `lost_after_s` (by its stream time): the
+    shadow would have applied it by now, so it was lost (dropped, refused, failed), not in flight."""
+    now_ms = stream_pos(own.stream_id)[0] if own else int(time.time() * 1000)
+    horizon = now_ms - int(lost_after_s * 1000)
+    applied, first = hist.applied, hist.first_version or 0
+    stale = [e for e in mine if e is not own and (version_of(e) or 0) >= first
+             and e.fields.get("request_id") not in applied and stream_pos(e.stream_id)[0] < horizon]
+    link = own.fields.get("link", write.link) if own is not None else None
+    if write.endpoint == "create" and link_hist is not None and link == write.link:
+        stale += [e for e in link_creates(events, link) if e is not own
+                  and e.fields.get("request_id") not in link_hist.applied
+                  and stream_pos(e.stream_id)[0] < horizon]
+    return bool(stale)
+
+
+async def settle(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], within_s: float) -> T:
+    """`probe()` again until `done` holds of its answer or `within_s` has passed; the last answer
+    either way (an exception from `probe` is raised). The legacy commits, then publishes: its log
+    catches up within moments, so the pauses start at 10 ms and double up to 200 ms."""
+    retrying = AsyncRetrying(stop=stop_after_delay(within_s), wait=wait_exponential(multiplier=0.01, max=0.2),
+                             retry=retry_if_result(lambda got: not done(got)),
+                             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None)
+    return cast(T, await retrying(probe))

@@ -21,7 +21,8 @@ from diff_reports.write_scope import scope_for
 from sister_stores.addresses import StoreAddresses
 from sister_stores.databases import readonly_dsn
 from traffic.shadowed import ComparisonJob
-from write_validation.ordering import Book, EntityHistory, OrderBook, classify, overtaken_reason, version_gap
+from write_validation.ordering import (Book, OrderBook, classify, created_after, link_race, log_behind, lost_earlier_write,
+                                       overtaken_reason, settle, version_gap, version_of)
 from write_validation.path_checks import PATH_CHECKS, Compare, Judging, WriteCapture, direct, events_of
 from write_validation.projections import ScratchProjections
 from write_validation.resync import as_first_diverging, evict_entity, mismatched_paths
@@ -33,43 +34,10 @@ def _id36(fullname: str) -> int:
     return int(fullname.split("_", 1)[1], 36)
 
 
-def _stream_pos(stream_id: str) -> tuple[int, int]:
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq or 0)
-
-
-def _log_behind(prod: SideCapture, mine: list[CdcEvent], entity: str) -> str | None:
-    """Why production's state is ahead of its published log for this comment, or None."""
-    if isinstance(prod.postgres, BaseException) or prod.postgres.version is None:
-        return None
-    published = max((v for e in mine if (v := _version(e)) is not None), default=0)
-    if prod.postgres.version > published:
-        return (f"production committed version {prod.postgres.version} of {entity} but its CDC log shows "
-                f"{published}: a write is between commit and publish (or was never published)")
-    return None
-
-
 def _link_count(state: Any) -> str | None:
     """The link's num_comments data row in a postgres capture (None: absent or unreadable)."""
     data = getattr(state, "link_data", ()) or ()
     return next((value for key, value, _ in data if key == "num_comments"), None)
-
-
-def _link_creates(events: list[CdcEvent], link: str) -> list[CdcEvent]:
-    """The legacy's comment_created events on one link, in stream order."""
-    return [e for e in events if e.fields.get("type") == "comment_created" and e.fields.get("link") == link]
-
-
-def _created_after(events: list[CdcEvent], link: str, own: CdcEvent) -> bool:
-    """Whether the log holds a create on `link` later than `own`."""
-    return any(_stream_pos(e.stream_id) > _stream_pos(own.stream_id) for e in _link_creates(events, link))
-
-
-def _version(event: CdcEvent) -> int | None:
-    try:
-        return int(event.fields["version"])
-    except (KeyError, ValueError):
-        return None
 
 
 class StoreValidator:
@@ -140,65 +108,70 @@ class StoreValidator:
             return [direct(p, VerdictKind.RACED, write, reason) for p in paths]
         comment_id = _id36(write.entity)
         link_id = await self._link_id(write, comment_id)
-        deadline = time.monotonic() + self._settle_s
-        delay = 0.01
-        while True:
+        production, sister = self._prod, self._sis
+
+        async def capture() -> tuple[SideCapture, SideCapture, float]:
             captured_at = time.time()
             # The sister first, then production: the rewrite only ever applies writes the legacy has
             # already committed and answered, so production's later snapshot holds everything the
             # sister's does (a stream-mode worker validates while the proxy keeps applying later
             # writes; captured the other way round, the sister could be ahead of production's snapshot).
-            sis = await capture_side(self._sis, self._stream, comment_id, link_id, self._scan)
-            prod = await capture_side(self._prod, self._stream, comment_id, link_id, self._scan)
-            if isinstance(prod.events, BaseException) or isinstance(prod.postgres, BaseException):
-                err = prod.events if isinstance(prod.events, BaseException) else prod.postgres
-                return [direct(p, VerdictKind.UNAVAILABLE, write, f"production capture failed: {err!r}")
-                        for p in paths]
-            if isinstance(sis.postgres, BaseException):
-                # The rewrite's own database is unreadable: nothing it did for this write can be judged.
-                return [direct(p, VerdictKind.UNAVAILABLE, write, f"sister postgres unreadable: {sis.postgres!r}")
-                        for p in paths]
-            mine = events_of(prod.events, write.entity)
-            behind = _log_behind(prod, mine, write.entity)
-            if not behind or time.monotonic() >= deadline:
-                break
-            # The legacy commits, sets the cache, then publishes: poll until its log shows the commit.
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.2)
+            sis = await capture_side(sister, self._stream, comment_id, link_id, self._scan)
+            prod = await capture_side(production, self._stream, comment_id, link_id, self._scan)
+            return sis, prod, captured_at
+
+        def judgeable(got: tuple[SideCapture, SideCapture, float]) -> bool:
+            sis, prod, _ = got
+            if isinstance(prod.events, BaseException) or isinstance(prod.postgres, BaseException) \
+                    or isinstance(sis.postgres, BaseException):
+                return True  # answered below: nothing to wait for
+            return log_behind(prod, events_of(prod.events, write.entity), write.entity) is None
+
+        # The legacy commits, sets the cache, then publishes: poll until its log shows the commit.
+        sis, prod, captured_at = await settle(capture, judgeable, self._settle_s)
+        if isinstance(prod.events, BaseException) or isinstance(prod.postgres, BaseException):
+            err = prod.events if isinstance(prod.events, BaseException) else prod.postgres
+            return [direct(p, VerdictKind.UNAVAILABLE, write, f"production capture failed: {err!r}") for p in paths]
+        if isinstance(sis.postgres, BaseException):
+            # The rewrite's own database is unreadable: nothing it did for this write can be judged.
+            return [direct(p, VerdictKind.UNAVAILABLE, write, f"sister postgres unreadable: {sis.postgres!r}")
+                    for p in paths]
+        mine = events_of(prod.events, write.entity)
+        behind = log_behind(prod, mine, write.entity)
         if behind:
             await self._evict(write, behind)
             return [direct(p, VerdictKind.RACED, write, behind) for p in paths]
         own = next((e for e in mine if e.fields.get("request_id") == write.request_id), None)
-        own_v = _version(own) if own else None
+        own_v = version_of(own) if own else None
         first = hist.first_version
-        gap = version_gap([v for e in mine if (v := _version(e)) is not None and (first is None or v >= first)], own_v)
+        gap = version_gap([v for e in mine if (v := version_of(e)) is not None and (first is None or v >= first)], own_v)
         if gap and first is not None:
             reason = (f"production versions {gap[:5]} of {write.entity} have no CDC event (committed without "
                       "publishing): the sister cannot hold them, so it is re-hydrated on the next write")
             await self._evict(write, reason)
             return [direct(p, VerdictKind.RACED, write, reason) for p in paths]
-        before = [(_version(e) or 0, e.fields.get("request_id", "")) for e in mine
-                  if own_v is None or (_version(e) or 0) < own_v]
+        before = [(version_of(e) or 0, e.fields.get("request_id", "")) for e in mine
+                  if own_v is None or (version_of(e) or 0) < own_v]
         race = (await classify(self.order, write.entity, own_v, before, hist)
-                or await self._link_race(write, prod.events, own, link_hist))
+                or await link_race(self.order, write, prod.events, own, link_hist))
         if race:
-            if self._lost(write, mine, prod.events, own, hist, link_hist):
+            if lost_earlier_write(write, mine, prod.events, own, hist, link_hist, self._lost_after_s):
                 await self._evict(write, race)  # a write that never arrived: re-hydrate, start afresh
             return [direct(p, VerdictKind.RACED, write, race) for p in paths]
-        after = [(_version(e) or 0, e.fields.get("request_id", "")) for e in mine
-                 if own_v is not None and (_version(e) or 0) > own_v]
+        after = [(version_of(e) or 0, e.fields.get("request_id", "")) for e in mine
+                 if own_v is not None and (version_of(e) or 0) > own_v]
         swapped = overtaken_reason(write.entity, hist, write.request_id, after)
         if swapped:
             await self._evict(write, swapped)  # the copy's history is not production's: re-hydrate it
             return [direct(p, VerdictKind.RACED, write, swapped) for p in paths]
-        later = [decode_cdc_fields(e.fields).get("changes", {}) for e in mine if own_v and (_version(e) or 0) > own_v]
+        later = [decode_cdc_fields(e.fields).get("changes", {}) for e in mine if own_v and (version_of(e) or 0) > own_v]
         own_changes = decode_cdc_fields(own.fields).get("changes", {}) if own else {}
         account_id = await self._account_id(write.auth_user)
         link_quiet = False
         if write.endpoint == "create" and own is not None:
             link = own.fields.get("link", write.link)
             await self.order.mark_applied(f"link:{link}", write.request_id)
-            link_quiet = not _created_after(prod.events, link, own)
+            link_quiet = not created_after(prod.events, link, own)
             if link_quiet and _link_count(prod.postgres) != _link_count(sis.postgres):
                 link_quiet = await self._link_settles_quiet(link, own)
         scope = scope_for(write.endpoint, own_changes if isinstance(own_changes, dict) else {}, later,
@@ -239,40 +212,12 @@ class StoreValidator:
         until one shows up (not quiet: the counter is out of this write's scope) or the settle time
         ends (quiet: the counter is compared, and a rewrite that missed it is a mismatch)."""
         assert self._prod is not None
-        deadline = time.monotonic() + self._settle_s
-        delay = 0.01
-        while time.monotonic() < deadline:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.2)
-            if _created_after(await capture_events(self._prod, self._stream, self._scan), link, own):
-                return False
-        return True
+        prod = self._prod
 
-    async def _link_race(self, write: ComparisonJob, events: list[CdcEvent], own: CdcEvent | None,
-                         link_hist: EntityHistory | None) -> str | None:
-        if write.endpoint != "create" or own is None:
-            return None
-        link = own.fields.get("link", write.link)
-        before = [(_stream_pos(e.stream_id), e.fields.get("request_id", "")) for e in _link_creates(events, link)
-                  if _stream_pos(e.stream_id) < _stream_pos(own.stream_id)]
-        snapshot = link_hist if link == write.link else None
-        return await classify(self.order, f"link:{link}", _stream_pos(own.stream_id), before, snapshot)
+        async def later_create() -> bool:
+            return created_after(await capture_events(prod, self._stream, self._scan), link, own)
 
-    def _lost(self, write: ComparisonJob, mine: list[CdcEvent], events: list[CdcEvent], own: CdcEvent | None,
-              hist: EntityHistory, link_hist: EntityHistory | None) -> bool:
-        """Whether a pending earlier write is older than `lost_after_s` (by its stream time): the
-        shadow would have applied it by now, so it was lost (dropped, refused, failed), not in flight."""
-        now_ms = _stream_pos(own.stream_id)[0] if own else int(time.time() * 1000)
-        horizon = now_ms - int(self._lost_after_s * 1000)
-        applied, first = hist.applied, hist.first_version or 0
-        stale = [e for e in mine if e is not own and (_version(e) or 0) >= first
-                 and e.fields.get("request_id") not in applied and _stream_pos(e.stream_id)[0] < horizon]
-        link = own.fields.get("link", write.link) if own is not None else None
-        if write.endpoint == "create" and link_hist is not None and link == write.link:
-            stale += [e for e in _link_creates(events, link) if e is not own
-                      and e.fields.get("request_id") not in link_hist.applied
-                      and _stream_pos(e.stream_id)[0] < horizon]
-        return bool(stale)
+        return not await settle(later_create, bool, self._settle_s)
 
     async def _link_id(self, write: ComparisonJob, comment_id: int) -> int | None:
         if write.link.startswith("t3_"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import redis.asyncio as aioredis
 
@@ -15,6 +14,7 @@ from legacy_adapter.readers import apply_all, read_projection
 from legacy_adapter.sorts import confidence
 from tests.contract.stores_state import redis_state
 from tests.legacy.test_write_effects import create
+from tests.support.waiting import eventually
 
 
 def scratch(addresses, db: int) -> aioredis.Redis:
@@ -125,7 +125,4 @@ async def test_bad_entries_are_counted_and_acked(legacy) -> None:
 
 
 async def wait_for(probe, expected, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while (got := await probe()) != expected:
-        assert time.monotonic() < deadline, f"waited {timeout}s for {expected!r}, last saw {got!r}"
-        await asyncio.sleep(0.01)
+    await eventually(probe, lambda got: got == expected, timeout=timeout, what=repr(expected))

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import pickle
 import socket
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +12,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from sister_stores.addresses import StoreAddresses
+from tests.support.waiting import eventually
 
 ALICE, BOB, CAROL = 11, 12, 13
 SR = 5
@@ -121,9 +120,4 @@ async def stream_events(addresses: StoreAddresses, stream: str = "comments:cdc")
 
 
 async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
-    """Poll a condition (never a bare sleep to paper over a race)."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
+    await eventually(check, timeout=timeout)

@@ -20,6 +20,7 @@ from tests.proxy.conftest import (  # noqa: F401 (fixtures)
     EqualityComparator, client, legacy, legacy_app, new, new_app, proxy_factory,
 )
 from tests.reports.conftest import results_dsn  # noqa: F401 (fixture)
+from tests.support.waiting import eventually
 
 ALL = dict(info=100, comments=100, morechildren=100, create=100, update=100, increment=100)
 
@@ -113,10 +114,5 @@ async def stored_counts(dsn: str) -> dict[str, tuple[int, int]]:
 
 
 async def wait_for(predicate, timeout: float = 20.0, every: float = 0.05):
-    """Poll an async condition until it holds (TimeoutError after `timeout`)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            value = await predicate()
-            if value:
-                return value
-            await asyncio.sleep(every)
+    """Poll an async condition until it holds; its value."""
+    return await eventually(predicate, timeout=timeout, every=every)
