@@ -28,6 +28,7 @@ import orjson
 from replay.coverage import BehaviourCoverage, coverage_for
 from replay.dataset import WRITE_OPS, ReplayDataset
 from replay.sink import CountingSink
+from traffic.exchange import created_fullname
 
 STORE_VERDICTS_PER_WRITE = 6
 
@@ -160,7 +161,7 @@ class Driver:
         self.stats.expected_verdicts += expected
         names: dict[str, str] = {}
         if op == "create" and status == 200 and body is not None:
-            created = _created_fullname(body)
+            created = created_fullname(body)
             if created:
                 self.stats.refs[req["ref"]] = created
                 self._pending_refs.discard(req["ref"])
@@ -172,14 +173,6 @@ class Driver:
         self._on_sent()
         if self.lockstep and not await self.sink.wait_request(headers["X-Request-Id"], expected, self.verdict_timeout_s):
             self.stats.verdict_timeouts.append(headers["X-Request-Id"])
-
-
-def _created_fullname(body: Any) -> str | None:
-    try:
-        name = body["json"]["data"]["things"][0]["data"]["name"]
-    except (KeyError, IndexError, TypeError):
-        return None
-    return name if isinstance(name, str) and name.startswith("t1_") else None
 
 
 __all__ = ["Driver", "DriveStats", "UnresolvedRef"]

@@ -28,7 +28,7 @@ from shadow_proxy.passthrough import end_to_end
 from shadow_proxy.ramp import RampState
 from shadow_proxy.shadow_calls import DEFAULT_MAX_RESPONSE_BYTES, call_side
 from shadow_proxy.thread_order import ThreadOrder
-from traffic.exchange import Exchange, parse_body
+from traffic.exchange import Exchange, created_fullname, parse_body
 from traffic.routes import ParsedRequest, Unshadowable, is_read, parse_request
 from traffic.shadowed import CapturedRequest, ComparisonJob, JobKind
 
@@ -181,10 +181,10 @@ class Shadower:
 
 
 def _created_id(body: object) -> int | None:
-    """`json.data.things[0].data.id` (base36) of a create response, as the decimal id."""
+    """The decimal id of the comment a create's answer carries (its base36 fullname, checked)."""
+    name = created_fullname(body)
     try:
-        id36 = body["json"]["data"]["things"][0]["data"]["id"]  # type: ignore[index]
-        value = int(id36, 36)
-    except (KeyError, IndexError, TypeError, ValueError):
+        value = int(name[3:], 36) if name else 0
+    except ValueError:
         return None
-    return value if 0 < value <= 2**63 - 1 and id36 == to36(value) else None
+    return value if 0 < value <= 2**63 - 1 and name == f"t1_{to36(value)}" else None

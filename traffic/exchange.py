@@ -57,3 +57,12 @@ def parse_body(headers: CIMultiDict[str], body: bytes) -> Any:
         return json.loads(text)  # lone surrogate escapes, which orjson refuses
     except ValueError:
         return text
+
+
+def created_fullname(body: Any) -> str | None:
+    """The `t1_` fullname a create's parsed answer carries (`json.data.things[0].data.name`), if any."""
+    try:
+        name = body["json"]["data"]["things"][0]["data"]["name"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return name if isinstance(name, str) and name.startswith("t1_") and len(name) > 3 else None

@@ -17,7 +17,7 @@ from multidict import CIMultiDict
 
 from datasets.scrub import Scrubber
 from datasets.format import SORTS
-from traffic.exchange import parse_body
+from traffic.exchange import created_fullname, parse_body
 from traffic.routes import Unshadowable, endpoint_for, parse_request
 
 DEFAULT_LIMIT, DEFAULT_DEPTH = 200, 10
@@ -65,12 +65,8 @@ def split_target(target: str) -> tuple[str, str]:
 
 
 def assigned_fullname(headers: Mapping[str, str], body: bytes) -> str | None:
-    """The `t1_` fullname a create response carries (`json.data.things[0].data.name`)."""
-    try:
-        name = parse_body(CIMultiDict(headers), body)["json"]["data"]["things"][0]["data"]["name"]
-    except (KeyError, IndexError, TypeError):
-        return None
-    return name if isinstance(name, str) and name.startswith("t1_") else None
+    """The `t1_` fullname a recorded create response carries."""
+    return created_fullname(parse_body(CIMultiDict(headers), body))
 
 
 def _int(params: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
