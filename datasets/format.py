@@ -12,7 +12,7 @@ import gzip
 import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import Any, TextIO, TypedDict, cast
 
 import orjson
 
@@ -21,6 +21,64 @@ FORMAT_VERSION = 1
 SEED_KINDS = ("account", "subreddit", "link", "comment")
 OPS = ("create", "update", "increment", "read_comments", "read_info", "read_morechildren")
 SORTS = ("confidence", "top", "new", "old", "controversial")
+
+
+class HeaderRecord(TypedDict, total=False):
+    kind: str                                  # "header"
+    format: str
+    version: int
+    seed: int
+    cutoff: Any
+    threads: list[Any]
+    dropped_orphans: int
+    requests: dict[str, int]                   # counts per op
+
+
+class SeedRecord(TypedDict, total=False):
+    """An account, subreddit, link or comment of the seed snapshot (fields by kind: docs/dataset-format.md)."""
+
+    kind: str                                  # account | subreddit | link | comment
+    name: str                                  # account, subreddit
+    fullname: str                              # link, comment
+    link: str
+    parent: str
+    subreddit: str
+    author: str
+    title: str
+    url: str
+    selftext: str
+    body: str
+    created_utc: float
+    score: int
+    deleted: bool
+    distinguished: str | None
+    stickied: bool
+    gilded: int
+    spam: bool
+    synthetic: bool
+
+
+class RequestRecord(TypedDict, total=False):
+    """One request of the log (fields by op: docs/dataset-format.md); fullnames are the dataset's."""
+
+    kind: str                                  # "request"
+    seq: int
+    op: str                                    # one of OPS
+    user: str                                  # writes
+    parent: str                                # create
+    ref: str                                   # create: the fullname it stands for
+    text: str                                  # create, update
+    thing: str                                 # update, increment
+    dir: int                                   # increment: -1, 0, 1
+    link: str                                  # read_comments, read_morechildren
+    sort: str
+    limit: Any                                 # lenient reads may carry malformed values
+    depth: Any
+    raw_json: Any
+    lenient: bool
+    ids: list[str]                             # read_info
+    children: list[str]                        # read_morechildren: base36 ids
+    probe: str                                 # documentation only
 
 
 class DatasetError(ValueError):

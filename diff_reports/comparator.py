@@ -24,7 +24,7 @@ from diff_reports.noise import LearnedNoise
 from diff_reports.normalise import NormaliseContext, Normaliser
 from diff_reports.redact import redact
 from diff_reports.rules import NOISE_PREFIX, IgnoreRule, RuleSet
-from diff_reports.types import Difference, Observation, VerdictKind, VerdictRecord
+from diff_reports.types import Difference, Observation, Timings, VerdictKind, VerdictRecord
 
 
 def related_paths(a: str, b: str) -> bool:
@@ -73,7 +73,7 @@ class Comparator:
             failure = f"{type(exc).__name__}: {exc}"[:500]
             verdict, reason, a, b, diffs = VerdictKind.UNAVAILABLE, f"comparison failed: {failure}", None, None, ()
             base["context"] = {"raised": failure}
-        timings = {
+        timings: Timings = {
             "legacy_s": legacy.duration_s,
             "new_s": new.duration_s,
             "compare_s": time.perf_counter() - started,

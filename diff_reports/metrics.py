@@ -28,6 +28,7 @@ from diff_reports.types import (
     WRITE_ENDPOINTS,
     VerdictKind,
     VerdictRecord,
+    side_seconds,
     read_response_path,
     write_response_path,
 )
@@ -61,8 +62,7 @@ class VerdictMetrics:
                 if d.ignored_by is None:
                     self.differences.labels(record.path, d.kind).inc()
         for side in ("legacy", "new"):
-            t = record.timings or {}
-            seconds = t.get(f"{side}_s", t[f"{side}_ms"] / 1000.0 if f"{side}_ms" in t else None)
+            seconds = side_seconds(record.timings, side)
             if seconds is not None:
                 self.latency.labels(endpoint, side).observe(float(seconds))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 WRITE_ENDPOINTS = ("create", "update", "increment")
 READ_ENDPOINTS = ("info", "comments", "morechildren")
@@ -107,6 +107,33 @@ class Difference:
     ignored_by: str | None = None  # the rule (or learned-noise entry) that explains it, if any
 
 
+class Timings(TypedDict, total=False):
+    """What a verdict's comparison took: each side's answer time (`*_s` seconds, or `*_ms` from an
+    import that recorded milliseconds), the comparison's own time, the SQL statements each side's
+    request ran (the replay's SQL counts)."""
+
+    legacy_s: float
+    new_s: float
+    legacy_ms: float
+    new_ms: float
+    compare_s: float
+    legacy_sql: int
+    new_sql: int
+
+
+def side_seconds(t: Timings, side: Literal["legacy", "new"]) -> float | None:
+    """One side's answer time in seconds, from whichever unit the record carries."""
+    s, ms = (t.get("legacy_s"), t.get("legacy_ms")) if side == "legacy" else (t.get("new_s"), t.get("new_ms"))
+    if s is not None:
+        return float(s)
+    return float(ms) / 1000.0 if ms is not None else None
+
+
+def side_sql(t: Timings, side: Literal["legacy", "new"]) -> int | None:
+    n = t.get("legacy_sql") if side == "legacy" else t.get("new_sql")
+    return int(n) if n is not None else None
+
+
 @dataclass(frozen=True)
 class VerdictRecord:
     """The outcome of one comparison on one path. Bodies inside values are redacted by default."""
@@ -119,7 +146,7 @@ class VerdictRecord:
     new_value: Any = None
     differences: tuple[Difference, ...] = ()
     reason: str | None = None
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: Timings = field(default_factory=lambda: Timings())
     created_at: float = field(default_factory=time.time)
     # What else the verdict rests on, as plain data: e.g. a read recheck's legacy and rewrite
     # re-reads (`{"recheck": {...}}`), or that the sister copy was re-synchronised after it.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from diff_reports.stored_forms import decode_data_value
 
@@ -79,18 +79,41 @@ def scope_for(endpoint: str, own_changes: Mapping[str, Any], later_changes: Iter
     return WriteScope(endpoint, data_keys, frozenset(later), frozenset(columns), votes, link_counter, not later_list)
 
 
+class PostgresView(TypedDict, total=False):
+    """What `<endpoint>.postgres.parity` compares (raw stored forms, scoped to the write)."""
+
+    present: bool
+    thing: dict[str, Any]                      # scoped thing columns
+    data: dict[str, Any]                       # data rows: key -> decoded value and kind
+    votes: dict[str, dict[str, Any]]           # account id -> {"dir", "date"}
+    link_num_comments: tuple[str | None, str | None] | None  # (value, kind) of the link's counter
+
+
+class CacheView(TypedDict, total=False):
+    """What `<endpoint>.memcached.parity` compares (whole-entry facts only for the last writer)."""
+
+    present: bool
+    error: str                                 # the entry could not be unpickled
+    object: Any                                # scoped object fields (`_ups`, `_id`, ...)
+    attributes: Any                            # scoped `_t` attributes
+    protocol: int | None
+    globals: list[str] | None
+    flags: int | None
+    ttl: int | None
+
+
 def _jsonable(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def postgres_view(thing: Mapping[str, Any] | None, data: Iterable[tuple[str, str | None, str | None]],
                   votes: Iterable[tuple[int, str, Any]], link_data: Iterable[tuple[str, str | None, str | None]],
-                  scope: WriteScope) -> dict[str, Any]:
+                  scope: WriteScope) -> PostgresView:
     """What `<endpoint>.postgres.parity` compares: scoped thing columns, data rows (value + kind),
     vote rows and the link counter, in their raw stored forms."""
     if thing is None:
         return {"present": False}
-    view: dict[str, Any] = {
+    view: PostgresView = {
         "present": True,
         "thing": {c: _jsonable(thing[c]) for c in THING_COLUMNS if c in scope.thing_columns},
         "data": {k: decode_data_value(v, kind) for k, v, kind in data if scope.keeps_key(k)},
@@ -101,7 +124,7 @@ def postgres_view(thing: Mapping[str, Any] | None, data: Iterable[tuple[str, str
     return view
 
 
-def cache_view(decoded: Mapping[str, Any], scope: WriteScope) -> dict[str, Any]:
+def cache_view(decoded: Mapping[str, Any], scope: WriteScope) -> CacheView:
     """What `<endpoint>.memcached.parity` compares, from `stored_forms.decode_cache_entry`.
 
     Whole-entry facts (pickle protocol, globals, flags, TTL) belong to the write that stored the
@@ -110,7 +133,7 @@ def cache_view(decoded: Mapping[str, Any], scope: WriteScope) -> dict[str, Any]:
     if not decoded.get("present"):
         return {"present": False}
     facts = decoded["pickle"]
-    view: dict[str, Any] = {"present": True}
+    view: CacheView = {"present": True}
     if "error" in facts:
         view["error"] = facts["error"]
     obj = facts.get("object")
@@ -124,8 +147,8 @@ def cache_view(decoded: Mapping[str, Any], scope: WriteScope) -> dict[str, Any]:
     elif obj is not None:
         view["object"] = obj
     if scope.last_writer:
-        view.update(protocol=facts.get("protocol"), globals=facts.get("globals"), flags=decoded.get("flags"),
-                    ttl=decoded.get("ttl"))
+        view["protocol"], view["globals"] = facts.get("protocol"), facts.get("globals")
+        view["flags"], view["ttl"] = decoded.get("flags"), decoded.get("ttl")
     return view
 
 

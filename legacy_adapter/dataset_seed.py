@@ -13,7 +13,7 @@ The records are what `datasets.build` writes: accounts, subreddits, links and co
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +53,7 @@ async def _subreddit(st: LegacyStores, name: str, ids: dict[str, int], hide_mins
     return ids[name]
 
 
-async def seed_dataset(st: LegacyStores, records: Iterable[dict[str, Any]]) -> DatasetSeedReport:
+async def seed_dataset(st: LegacyStores, records: Iterable[Mapping[str, Any]]) -> DatasetSeedReport:
     """Load the seed records (other kinds are ignored) and build the projections.
 
     Links already present are skipped with their comments, so seeding twice changes nothing."""

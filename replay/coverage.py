@@ -19,6 +19,7 @@ import math
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 EDIT_WINDOW_S = 180
@@ -114,7 +115,7 @@ class BehaviourCoverage:
     children: Counter[str] = field(default_factory=Counter)      # parent fullname -> known children
     link_of: dict[str, str] = field(default_factory=dict)        # comment fullname -> its link
 
-    def seed(self, records: list[dict[str, Any]]) -> None:
+    def seed(self, records: Sequence[Mapping[str, Any]]) -> None:
         for rec in records:
             if rec.get("kind") != "comment":
                 continue
@@ -131,7 +132,7 @@ class BehaviourCoverage:
                 self.spam.add(name)
 
     # -- answers -------------------------------------------------------------------------------
-    def observe(self, req: dict[str, Any], names: dict[str, Any], status: int, body: Any) -> None:
+    def observe(self, req: Mapping[str, Any], names: dict[str, Any], status: int, body: Any) -> None:
         """One legacy answer. `names` holds the replayed fullnames the request used: `thing`,
         `parent`, `created` (a create's new comment)."""
         op, ok = req["op"], 200 <= status < 300 and not _errors(body)
@@ -164,7 +165,7 @@ class BehaviourCoverage:
         if BIDI & set(text) and self._text_kept(text, data):
             self.counts["text.bidi"] += 1
 
-    def _create(self, req: dict[str, Any], names: dict[str, Any], status: int, ok: bool, body: Any) -> None:
+    def _create(self, req: Mapping[str, Any], names: dict[str, Any], status: int, ok: bool, body: Any) -> None:
         parent = names.get("parent", req["parent"])
         if parent in self.deleted and not ok:
             self.counts["create.reply_to_deleted_refused"] += 1
@@ -178,7 +179,7 @@ class BehaviourCoverage:
             self.children[parent] += 1
             self.link_of[created] = parent if parent.startswith("t3_") else self.link_of.get(parent, "")
 
-    def _update(self, req: dict[str, Any], names: dict[str, Any], status: int, ok: bool, body: Any) -> None:
+    def _update(self, req: Mapping[str, Any], names: dict[str, Any], status: int, ok: bool, body: Any) -> None:
         thing, text = names.get("thing", req["thing"]), req["text"]
         if thing in self.deleted and status == 403:
             self.counts["edit.deleted_refused"] += 1
@@ -197,7 +198,7 @@ class BehaviourCoverage:
             elif isinstance(edited, (int, float)) and isinstance(created, (int, float)):
                 self.counts["edit.in_window_voted" if edited - created <= EDIT_WINDOW_S else "edit.after_window"] += 1
 
-    def _vote(self, req: dict[str, Any], names: dict[str, Any], status: int, ok: bool) -> None:
+    def _vote(self, req: Mapping[str, Any], names: dict[str, Any], status: int, ok: bool) -> None:
         thing, user, direction = names.get("thing", req["thing"]), req["user"], int(req["dir"])
         if thing in self.deleted and status == 404:
             self.counts["vote.deleted_refused"] += 1
@@ -217,7 +218,7 @@ class BehaviourCoverage:
         self.votes[(user, thing)] = direction
 
     # -- reads ---------------------------------------------------------------------------------
-    def _read(self, req: dict[str, Any], status: int, body: Any) -> None:
+    def _read(self, req: Mapping[str, Any], status: int, body: Any) -> None:
         op = req["op"]
         if status != 200:
             return
@@ -324,7 +325,7 @@ class BehaviourCoverage:
         return rows
 
 
-def coverage_for(seed: list[dict[str, Any]]) -> BehaviourCoverage:
+def coverage_for(seed: Sequence[Mapping[str, Any]]) -> BehaviourCoverage:
     cov = BehaviourCoverage()
     cov.seed(seed)
     return cov

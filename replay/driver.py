@@ -19,12 +19,12 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 import orjson
 
+from datasets.format import RequestRecord
 from replay.coverage import BehaviourCoverage, coverage_for
 from replay.dataset import WRITE_OPS, ReplayDataset
 from replay.sink import CountingSink
@@ -97,7 +97,7 @@ class Driver:
     def _map36(self, id36: str) -> str:
         return self._map(f"t1_{id36}").split("_", 1)[1]
 
-    def request_for(self, req: dict[str, Any]) -> tuple[str, str, dict[str, str] | None, dict[str, str]]:
+    def request_for(self, req: RequestRecord) -> tuple[str, str, dict[str, str] | None, dict[str, str]]:
         """(method, path with query, form or None, headers) for one dataset request."""
         op = req["op"]
         headers = {"X-Request-Id": f"replay-{self.run_id}-{req['seq']}"}
@@ -128,11 +128,11 @@ class Driver:
         self.stats.seconds = time.perf_counter() - started
         return self.stats
 
-    async def _thread(self, session: aiohttp.ClientSession, requests: list[dict[str, Any]]) -> None:
+    async def _thread(self, session: aiohttp.ClientSession, requests: list[RequestRecord]) -> None:
         for req in requests:
             await self._one(session, req)
 
-    async def _one(self, session: aiohttp.ClientSession, req: dict[str, Any]) -> None:
+    async def _one(self, session: aiohttp.ClientSession, req: RequestRecord) -> None:
         op = req["op"]
         try:
             method, path, form, headers = self.request_for(req)

@@ -6,6 +6,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -22,6 +23,15 @@ from replay.stack import ReplayStack, replay_settings
 from replay.stores import ReplayStores, prepare, seed_both
 
 REPORT_FILES = {"html": "report.html", "json": "report.json", "md": "report.md", "junit": "junit.xml"}
+
+
+class ReplayTimings(TypedDict, total=False):
+    """Seconds each phase of a replay took."""
+
+    prepare_and_seed_s: float
+    drive_s: float
+    settle_s: float
+    total_s: float
 
 
 @dataclass
@@ -52,7 +62,7 @@ class ReplayResult:
     gate: GateResult
     incomplete: list[str]
     reports: dict[str, Path] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: ReplayTimings = field(default_factory=lambda: ReplayTimings())
 
     @property
     def counts(self) -> dict[str, dict[str, int]]:
@@ -100,7 +110,7 @@ async def run_replay(settings: Settings, stores: ReplayStores, options: ReplayOp
     """Replay `options.dataset` on `stores` (already up); the stack is stopped before returning
     unless `options.keep_running` (then `result.stack.stop()` is the caller's)."""
     console = console or Console(stderr=True)
-    timings: dict[str, float] = {}
+    timings: ReplayTimings = {}
     t0 = time.perf_counter()
     dataset = load_dataset(options.dataset)
     baseline = load_baseline(options.baseline)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -103,7 +104,7 @@ async def prepare(stores: ReplayStores, settings: Settings, *, fresh: bool) -> N
     await ensure_readonly_role(prod.postgres, settings.new_service.readonly_role)
 
 
-async def _seed_one(addresses: StoreAddresses, stream: str, records: list[dict[str, Any]]) -> DatasetSeedReport:
+async def _seed_one(addresses: StoreAddresses, stream: str, records: Sequence[Mapping[str, Any]]) -> DatasetSeedReport:
     st = await LegacyStores.open(addresses.postgres, addresses.memcached_host_port, addresses.redis, stream)
     try:
         return await seed_dataset(st, records)
@@ -119,7 +120,7 @@ async def _trim(redis_url: str, stream: str) -> None:
         await client.aclose()
 
 
-async def seed_both(stores: ReplayStores, settings: Settings, records: list[dict[str, Any]]) -> DatasetSeedReport:
+async def seed_both(stores: ReplayStores, settings: Settings, records: Sequence[Mapping[str, Any]]) -> DatasetSeedReport:
     """The same seed into production and sister (concurrently); production's report is returned."""
     stream = settings.stores.cdc_stream
     prod_report, sister_report = await asyncio.gather(_seed_one(stores.production, stream, records),

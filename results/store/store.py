@@ -13,14 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import orjson
 
 from diff_reports.grouping import Signature, endpoint_of, signature, version_key
 from results.store.migrations import migrate
-from diff_reports.types import VerdictRecord
+from diff_reports.types import Timings, VerdictRecord, side_seconds, side_sql
 from sister_stores.databases import close_pool
 
 DEFAULT_EXAMPLES_PER_GROUP = 5
@@ -32,19 +32,12 @@ def to_datetime(ts: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc)
 
 
-def _ms(timings: dict[str, float], side: str) -> float | None:
-    if f"{side}_ms" in timings:
-        return float(timings[f"{side}_ms"])
-    if f"{side}_s" in timings:
-        return float(timings[f"{side}_s"]) * 1000.0
-    return None
-
-
-def _sql(timings: dict[str, float], side: str) -> int | None:
-    for key in (f"{side}_sql", f"{side}_sql_statements"):
-        if key in timings:
-            return int(timings[key])
-    return None
+def _ms(t: Timings, side: Literal["legacy", "new"]) -> float | None:
+    ms = t.get("legacy_ms") if side == "legacy" else t.get("new_ms")
+    if ms is not None:
+        return float(ms)
+    seconds = side_seconds(t, side)
+    return seconds * 1000.0 if seconds is not None else None
 
 
 def _without_nul(value: Any) -> Any:
@@ -214,7 +207,7 @@ class ResultsStore:
                 groups.setdefault(sig.fingerprint, _GroupBatch(sig)).add(record, at, version, keep)
             t = record.timings or {}
             rows.append((at, record.path, endpoint_of(record.path), record.verdict.value, gid, record.request_id,
-                         record.entity, version, _ms(t, "legacy"), _ms(t, "new"), _sql(t, "legacy"), _sql(t, "new")))
+                         record.entity, version, _ms(t, "legacy"), _ms(t, "new"), side_sql(t, "legacy"), side_sql(t, "new")))
         ordered = sorted(groups.items())
         if ordered:
             await conn.executemany(_UPSERT_GROUP, [
