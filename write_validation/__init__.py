@@ -1,1 +1,1 @@
-"""Write validation across the 18 paths: capture both sides, scope each write, compare, classify races."""
+"""Write validation across the 18 paths: read both sides, scope each write, compare, classify races."""

@@ -34,7 +34,7 @@ from traffic.shadowed import ComparisonJob
 from write_validation.store_reads import CdcEvent
 
 if TYPE_CHECKING:
-    from write_validation.store_reads import SideCapture
+    from write_validation.store_reads import SideState
 
 T = TypeVar("T")
 
@@ -103,8 +103,8 @@ def race_reason(entity: str, hist: EntityHistory, own_version: Any, before: list
 async def classify(book: Book, entity: str, own_version: Any, before: list[tuple[Any, str]],
                    hist: EntityHistory | None = None) -> str | None:
     """`race_reason`, starting the entity's history at `own_version` when it has none. `hist`: the
-    snapshot to judge by, read *before* the sister was captured (a write marked applied after the
-    capture is not in the captured state, so it must not count as applied)."""
+    snapshot to judge by, read *before* the sister was read (a write marked applied after that
+    read is not in the state read, so it must not count as applied)."""
     if hist is None:
         hist = await book.history(entity)
     if hist.first_version is None:
@@ -220,7 +220,7 @@ def stream_pos(stream_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def log_behind(prod: SideCapture, mine: list[CdcEvent], entity: str) -> str | None:
+def log_behind(prod: SideState, mine: list[CdcEvent], entity: str) -> str | None:
     """Why production's state is ahead of its published log for this comment, or None."""
     if isinstance(prod.postgres, BaseException) or prod.postgres.version is None:
         return None

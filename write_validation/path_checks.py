@@ -1,12 +1,12 @@
 """The 18 path checks as a table: one `PathCheck` per `ValidationPath`, keyed by it.
 
-A check says what it reads (the store capture of both sides), how it brings both sides to one
+A check says what it reads (the same store on both sides), how it brings both sides to one
 form (the raw stored form for `parity`, a legacy reader's rendering for `legacy_read`), and which
 of the legacy's readers it runs. Before comparing, a store's `absent` rule answers the cases where
 there is nothing to compare: a row, entry or event the rewrite did not store at all is one
 `missing_*` difference (not "every field changed"); an entry gone on both sides is `skipped`.
 
-The validator (store_validator.py) decides whether a write can be judged at all (races, captures
+The validator (store_validator.py) decides whether a write can be judged at all (races, store reads
 that failed, scope) and then runs `PATH_CHECKS[path]` for each of the endpoint's six paths.
 """
 
@@ -27,10 +27,10 @@ from legacy_adapter.codec import r2_dumps
 from legacy_adapter.readers import comment_from_rows, read_cache_value, render_obj
 from traffic.shadowed import ComparisonJob
 from write_validation.projections import ScratchProjections
-from write_validation.store_reads import CacheEntry, CdcEvent, PostgresState, SideCapture
+from write_validation.store_reads import CacheEntry, CdcEvent, PostgresState, SideState
 
 Compare = Callable[..., VerdictRecord]
-StoreCapture = Literal["postgres", "cache", "events"]
+StoreField = Literal["postgres", "cache", "events"]
 
 
 @dataclass(frozen=True)
@@ -49,15 +49,15 @@ class Judging:
 
 
 @dataclass(frozen=True)
-class WriteCapture:
-    """One write's inputs to its six checks: both sides' captures, its scope, its own legacy event."""
+class WriteState:
+    """One write's inputs to its six checks: both sides' store state, its scope, its own legacy event."""
 
     write: ComparisonJob
     scope: WriteScope
-    prod: SideCapture
-    sis: SideCapture
+    prod: SideState
+    sis: SideState
     own: CdcEvent | None          # the legacy's CDC event for this request (None: it changed nothing)
-    legacy_lag: float             # seconds between the legacy's write and this capture
+    legacy_lag: float             # seconds between the legacy's write and this read
 
     def pg(self) -> tuple[PostgresState, PostgresState]:
         a, b = self.prod.postgres, self.sis.postgres
@@ -85,20 +85,20 @@ class WriteCapture:
         return match
 
 
-Absent = Callable[[ValidationPath, WriteCapture], VerdictRecord | None]
-Check = Callable[[ValidationPath, WriteCapture, Judging], Awaitable[VerdictRecord]]
+Absent = Callable[[ValidationPath, WriteState], VerdictRecord | None]
+Check = Callable[[ValidationPath, WriteState, Judging], Awaitable[VerdictRecord]]
 
 
 @dataclass(frozen=True)
 class PathCheck:
     path: ValidationPath
-    store: StoreCapture           # the capture both sides are read into
+    store: StoreField           # the field of SideState both sides are read into
     reads: str                    # what is compared
     reader: str | None            # the legacy reader run over both sides (None: raw stored forms)
     absent: Absent                # nothing to compare: a missing_* mismatch or a skip, else None
     check: Check
 
-    async def run(self, cap: WriteCapture, judging: Judging) -> VerdictRecord:
+    async def run(self, cap: WriteState, judging: Judging) -> VerdictRecord:
         return self.absent(self.path, cap) or await self.check(self.path, cap, judging)
 
 
@@ -128,7 +128,7 @@ def _ttl_at_write(ttl: int | None, elapsed: float) -> int | None:
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------------
-def _row_absent(path: ValidationPath, cap: WriteCapture) -> VerdictRecord | None:
+def _row_absent(path: ValidationPath, cap: WriteState) -> VerdictRecord | None:
     prod, sis = cap.pg()
     if prod.thing is not None and sis.thing is None:
         return missing(path, cap.write, MISSING_ROW, {"thing_id": prod.thing.get("thing_id")},
@@ -136,13 +136,13 @@ def _row_absent(path: ValidationPath, cap: WriteCapture) -> VerdictRecord | None
     return None
 
 
-async def _rows_parity(path: ValidationPath, cap: WriteCapture, judging: Judging) -> VerdictRecord:
+async def _rows_parity(path: ValidationPath, cap: WriteState, judging: Judging) -> VerdictRecord:
     views = [postgres_view(c.thing, c.data, c.votes, c.link_data, cap.scope) for c in cap.pg()]
     return judging.pair(path, cap.write, *views)
 
 
-async def _rows_legacy_read(path: ValidationPath, cap: WriteCapture, judging: Judging) -> VerdictRecord:
-    """The legacy's row loader over the captured rows of each side (the snapshot parity judged)."""
+async def _rows_legacy_read(path: ValidationPath, cap: WriteState, judging: Judging) -> VerdictRecord:
+    """The legacy's row loader over the rows read from each side (the snapshot parity judged)."""
     prod, sis = cap.pg()
     async with judging.production.acquire() as conn:
         async def render(state: PostgresState) -> dict[str, Any] | None:
@@ -159,7 +159,7 @@ async def _rows_legacy_read(path: ValidationPath, cap: WriteCapture, judging: Ju
 
 
 # -- Memcached ----------------------------------------------------------------------------------
-def _entry_absent(path: ValidationPath, cap: WriteCapture) -> VerdictRecord | None:
+def _entry_absent(path: ValidationPath, cap: WriteState) -> VerdictRecord | None:
     prod, sis = cap.cache()
     if cap.own is None and not sis.present:
         return direct(path, VerdictKind.SKIPPED, cap.write,
@@ -170,16 +170,16 @@ def _entry_absent(path: ValidationPath, cap: WriteCapture) -> VerdictRecord | No
     return None
 
 
-async def _entry_parity(path: ValidationPath, cap: WriteCapture, judging: Judging) -> VerdictRecord:
+async def _entry_parity(path: ValidationPath, cap: WriteState, judging: Judging) -> VerdictRecord:
     # TTLs as of each side's write: the legacy wrote when its answer reached the proxy, the rewrite
-    # just before this capture; a TTL counts down in between.
+    # just before this read; a TTL counts down in between.
     prod, sis = cap.cache()
     views = [cache_view(decode_cache_entry(c.present, c.value, c.flags, _ttl_at_write(c.ttl, elapsed)), cap.scope)
              for c, elapsed in ((prod, cap.legacy_lag), (sis, 0.0))]
     return judging.pair(path, cap.write, *views)
 
 
-async def _entry_legacy_read(path: ValidationPath, cap: WriteCapture, judging: Judging) -> VerdictRecord:
+async def _entry_legacy_read(path: ValidationPath, cap: WriteState, judging: Judging) -> VerdictRecord:
     prod, sis = cap.cache()
     if not prod.present:
         return direct(path, VerdictKind.SKIPPED, cap.write, "the legacy's cache entry is gone (evicted)")
@@ -195,7 +195,7 @@ async def _entry_legacy_read(path: ValidationPath, cap: WriteCapture, judging: J
 
 
 # -- Redis CDC ----------------------------------------------------------------------------------
-def _event_absent(path: ValidationPath, cap: WriteCapture) -> VerdictRecord | None:
+def _event_absent(path: ValidationPath, cap: WriteState) -> VerdictRecord | None:
     own = cap.own
     if own is not None and cap.sister_event() is None:
         return missing(path, cap.write, MISSING_EVENT,
@@ -205,14 +205,14 @@ def _event_absent(path: ValidationPath, cap: WriteCapture) -> VerdictRecord | No
     return None
 
 
-async def _event_parity(path: ValidationPath, cap: WriteCapture, judging: Judging) -> VerdictRecord:
+async def _event_parity(path: ValidationPath, cap: WriteState, judging: Judging) -> VerdictRecord:
     sister = cap.sister_event()
     legacy = decode_cdc_fields(cap.own.fields) if cap.own else None
     new = decode_cdc_fields(sister.fields) if sister else None
     return judging.pair(path, cap.write, legacy, new)
 
 
-async def _event_legacy_read(path: ValidationPath, cap: WriteCapture, judging: Judging) -> VerdictRecord:
+async def _event_legacy_read(path: ValidationPath, cap: WriteState, judging: Judging) -> VerdictRecord:
     """The legacy consumer over the legacy's history up to this write, versus the same history
     with this write's event taken from the sister instead: only this write's event differs, so
     an earlier bad sister event is judged with its own write, never again here."""
@@ -231,8 +231,8 @@ async def _event_legacy_read(path: ValidationPath, cap: WriteCapture, judging: J
     return judging.pair(path, cap.write, legacy, new)
 
 
-# (store, check) -> (capture, what is compared, the legacy reader, absent rule, check)
-_BY_KIND: dict[tuple[str, str], tuple[StoreCapture, str, str | None, Absent, Check]] = {
+# (store, check) -> (SideState field, what is compared, the legacy reader, absent rule, check)
+_BY_KIND: dict[tuple[str, str], tuple[StoreField, str, str | None, Absent, Check]] = {
     ("postgres", "parity"): ("postgres", "thing row, data rows (value + kind), vote row, the link's num_comments",
                              None, _row_absent, _rows_parity),
     ("postgres", "legacy_read"): ("postgres", "the comment as the legacy serves it from each side's rows",

@@ -71,15 +71,15 @@ def _thing(row: asyncpg.Record | None) -> dict[str, Any] | None:
     return None if row is None else dict(row)
 
 
-async def capture_postgres(conn: asyncpg.Connection, comment_id: int, link_id: int | None) -> PostgresState:
+async def read_postgres(conn: asyncpg.Connection, comment_id: int, link_id: int | None) -> PostgresState:
     """Thing, data rows and votes of a comment, plus its link's thing and data rows, all from one
     snapshot (a read-only REPEATABLE READ transaction): read statement by statement, a write
     committing in between would give a thing row at one version and data rows at another."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        return await _capture_postgres(conn, comment_id, link_id)
+        return await _read_postgres(conn, comment_id, link_id)
 
 
-async def _capture_postgres(conn: asyncpg.Connection, comment_id: int, link_id: int | None) -> PostgresState:
+async def _read_postgres(conn: asyncpg.Connection, comment_id: int, link_id: int | None) -> PostgresState:
     thing = await conn.fetchrow(f"SELECT {THING_COLUMNS} FROM reddit_thing_comment WHERE thing_id = $1", comment_id)
     data = await conn.fetch("SELECT key, value, kind FROM reddit_data_comment WHERE thing_id = $1 ORDER BY key", comment_id)
     votes = await conn.fetch(
@@ -99,7 +99,7 @@ async def _capture_postgres(conn: asyncpg.Connection, comment_id: int, link_id: 
     )
 
 
-async def capture_memcached(host: str, port: int, key: str, timeout: float = 2.0) -> CacheEntry:
+async def read_memcached(host: str, port: int, key: str, timeout: float = 2.0) -> CacheEntry:
     """One `mg <key> v f t` (memcached >= 1.6 meta protocol): value, flags and remaining TTL.
 
     pymemcache has no meta commands and a plain `get` cannot see the TTL, so this speaks the
@@ -124,7 +124,7 @@ async def capture_memcached(host: str, port: int, key: str, timeout: float = 2.0
         await writer.wait_closed()
 
 
-async def capture_cdc(
+async def read_cdc(
     client: aioredis.Redis, stream: str, *, fullname: str | None = None, request_id: str | None = None,
     scan: int = 2000
 ) -> list[CdcEvent]:
@@ -144,7 +144,7 @@ def events_oldest_first(entries: RawStreamEntries) -> list[CdcEvent]:
 
 class CdcTail:
     """The newest `scan` events of `stream` on `client` (a bytes client: no decode_responses), as
-    `capture_cdc` would return them at that moment."""
+    `read_cdc` would return them at that moment."""
 
     def __init__(self, client: aioredis.Redis, stream: str, scan: int = 2000) -> None:
         self._client, self._stream, self._scan = client, stream, scan
@@ -177,7 +177,7 @@ class CdcTail:
 
 
 @dataclass(frozen=True)
-class SideCapture:
+class SideState:
     postgres: PostgresState | BaseException
     cache: CacheEntry | BaseException
     events: list[CdcEvent] | BaseException  # newest `scan` entries of the stream, oldest first
@@ -185,7 +185,7 @@ class SideCapture:
 
 @dataclass
 class SideConnections:
-    """One side's connections for capture. Production is reached through the read-only role."""
+    """One side's connections for the reads. Production is reached through the read-only role."""
 
     addresses: StoreAddresses
     pool: asyncpg.Pool
@@ -208,7 +208,7 @@ def redis_client(url: str) -> aioredis.Redis:
                              retry_on_error=[RedisConnectionError, RedisTimeoutError])
 
 
-async def capture_events(side: SideConnections, stream: str, scan: int = 2000) -> list[CdcEvent]:
+async def read_events(side: SideConnections, stream: str, scan: int = 2000) -> list[CdcEvent]:
     """The newest `scan` events of one side's CDC stream, oldest first (topped up: CdcTail)."""
     tail = side.tails.get((stream, scan))
     if tail is None:
@@ -216,17 +216,17 @@ async def capture_events(side: SideConnections, stream: str, scan: int = 2000) -
     return await tail.newest()
 
 
-async def capture_side(side: SideConnections, stream: str, comment_id: int, link_id: int | None,
-                       scan: int = 2000) -> SideCapture:
+async def read_side(side: SideConnections, stream: str, comment_id: int, link_id: int | None,
+                       scan: int = 2000) -> SideState:
     """All three stores concurrently; a store that fails is recorded as its exception."""
     async def pg() -> PostgresState:
         async with side.pool.acquire() as conn:
-            return await capture_postgres(conn, comment_id, link_id)
+            return await read_postgres(conn, comment_id, link_id)
 
     host, port = side.addresses.memcached_host_port
-    results = await asyncio.gather(pg(), capture_memcached(host, port, f"comment:{comment_id}"),
-                                   capture_events(side, stream, scan), return_exceptions=True)
-    return SideCapture(*results)
+    results = await asyncio.gather(pg(), read_memcached(host, port, f"comment:{comment_id}"),
+                                   read_events(side, stream, scan), return_exceptions=True)
+    return SideState(*results)
 
 
 async def link_of_comment(side: SideConnections, comment_id: int) -> int | None:

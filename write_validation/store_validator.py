@@ -23,11 +23,11 @@ from sister_stores.databases import readonly_dsn
 from traffic.shadowed import ComparisonJob
 from write_validation.ordering import (Book, OrderBook, classify, created_after, link_race, log_behind, lost_earlier_write,
                                        overtaken_reason, settle, version_gap, version_of)
-from write_validation.path_checks import PATH_CHECKS, Compare, Judging, WriteCapture, direct, events_of
+from write_validation.path_checks import PATH_CHECKS, Compare, Judging, WriteState, direct, events_of
 from write_validation.projections import ScratchProjections
 from write_validation.resync import as_first_diverging, evict_entity, mismatched_paths
-from write_validation.store_reads import (CdcEvent, SideCapture, SideConnections, account_id, capture_events,
-                                          capture_side, link_of_comment)
+from write_validation.store_reads import (CdcEvent, SideState, SideConnections, account_id, read_events,
+                                          read_side, link_of_comment)
 
 
 def _id36(fullname: str) -> int:
@@ -35,7 +35,7 @@ def _id36(fullname: str) -> int:
 
 
 def _link_count(state: Any) -> str | None:
-    """The link's num_comments data row in a postgres capture (None: absent or unreadable)."""
+    """The link's num_comments data row in a postgres read (None: absent or unreadable)."""
     data = getattr(state, "link_data", ()) or ()
     return next((value for key, value, _ in data if key == "num_comments"), None)
 
@@ -97,7 +97,7 @@ class StoreValidator:
 
     async def _validate(self, write: ComparisonJob, paths: list[ValidationPath]) -> list[VerdictRecord]:
         assert self._prod and self._sis
-        # The book as of before the capture: what it calls applied is in the captured sister state.
+        # The book as of before the reads: what it calls applied is in the sister state read.
         hist = await self.order.history(write.entity)
         link_hist = await self.order.history(f"link:{write.link}") if write.endpoint == "create" else None
         if write.published_at and hist.evicted_at > (write.legacy_at or write.published_at):
@@ -110,17 +110,17 @@ class StoreValidator:
         link_id = await self._link_id(write, comment_id)
         production, sister = self._prod, self._sis
 
-        async def capture() -> tuple[SideCapture, SideCapture, float]:
-            captured_at = time.time()
+        async def read_both() -> tuple[SideState, SideState, float]:
+            read_at = time.time()
             # The sister first, then production: the rewrite only ever applies writes the legacy has
             # already committed and answered, so production's later snapshot holds everything the
             # sister's does (a stream-mode worker validates while the proxy keeps applying later
-            # writes; captured the other way round, the sister could be ahead of production's snapshot).
-            sis = await capture_side(sister, self._stream, comment_id, link_id, self._scan)
-            prod = await capture_side(production, self._stream, comment_id, link_id, self._scan)
-            return sis, prod, captured_at
+            # writes; read the other way round, the sister could be ahead of production's snapshot).
+            sis = await read_side(sister, self._stream, comment_id, link_id, self._scan)
+            prod = await read_side(production, self._stream, comment_id, link_id, self._scan)
+            return sis, prod, read_at
 
-        def judgeable(got: tuple[SideCapture, SideCapture, float]) -> bool:
+        def judgeable(got: tuple[SideState, SideState, float]) -> bool:
             sis, prod, _ = got
             if isinstance(prod.events, BaseException) or isinstance(prod.postgres, BaseException) \
                     or isinstance(sis.postgres, BaseException):
@@ -128,10 +128,10 @@ class StoreValidator:
             return log_behind(prod, events_of(prod.events, write.entity), write.entity) is None
 
         # The legacy commits, sets the cache, then publishes: poll until its log shows the commit.
-        sis, prod, captured_at = await settle(capture, judgeable, self._settle_s)
+        sis, prod, read_at = await settle(read_both, judgeable, self._settle_s)
         if isinstance(prod.events, BaseException) or isinstance(prod.postgres, BaseException):
             err = prod.events if isinstance(prod.events, BaseException) else prod.postgres
-            return [direct(p, VerdictKind.UNAVAILABLE, write, f"production capture failed: {err!r}") for p in paths]
+            return [direct(p, VerdictKind.UNAVAILABLE, write, f"production stores unreadable: {err!r}") for p in paths]
         if isinstance(sis.postgres, BaseException):
             # The rewrite's own database is unreadable: nothing it did for this write can be judged.
             return [direct(p, VerdictKind.UNAVAILABLE, write, f"sister postgres unreadable: {sis.postgres!r}")
@@ -176,9 +176,9 @@ class StoreValidator:
                 link_quiet = await self._link_settles_quiet(link, own)
         scope = scope_for(write.endpoint, own_changes if isinstance(own_changes, dict) else {}, later,
                           account_id=account_id, link_quiet=link_quiet)
-        # How long the legacy's cache entry had been counting down when it was captured.
-        legacy_lag = max(0.0, captured_at - (write.legacy_at or captured_at))
-        cap = WriteCapture(write, scope, prod, sis, own, legacy_lag)
+        # How long the legacy's cache entry had been counting down when it was read.
+        legacy_lag = max(0.0, read_at - (write.legacy_at or read_at))
+        cap = WriteState(write, scope, prod, sis, own, legacy_lag)
         out: list[VerdictRecord] = []
         for path in paths:
             check = PATH_CHECKS[path]
@@ -215,7 +215,7 @@ class StoreValidator:
         prod = self._prod
 
         async def later_create() -> bool:
-            return created_after(await capture_events(prod, self._stream, self._scan), link, own)
+            return created_after(await read_events(prod, self._stream, self._scan), link, own)
 
         return not await settle(later_create, bool, self._settle_s)
 

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from pymemcache.client.base import Client
 
 from diff_reports.stored_forms import decode_cache_entry, decode_cdc_fields, decode_data_rows, pickle_facts
-from write_validation.store_reads import capture_cdc, capture_memcached, capture_postgres
+from write_validation.store_reads import read_cdc, read_memcached, read_postgres
 from write_validation.store_reads import CdcTail
 from tests.support.stores import StoreSets
 
@@ -28,7 +28,7 @@ async def test_postgres_capture_reads_thing_data_link_and_votes(stores: StoreSet
                                [("body", "hi 😀", "str"), ("link_id", "7", "num"), ("editted", edited, "pickle")])
         await conn.execute("INSERT INTO reddit_rel_vote_account_comment (thing1_id, thing2_id, name, date) VALUES (3, 42, '1', $1)", WHEN)
         before = await conn.fetchval("SELECT count(*) FROM pg_stat_user_tables WHERE n_tup_upd + n_tup_del > 0")
-        state = await capture_postgres(conn, 42, 7)
+        state = await read_postgres(conn, 42, 7)
         after = await conn.fetchval("SELECT count(*) FROM pg_stat_user_tables WHERE n_tup_upd + n_tup_del > 0")
     finally:
         await conn.close()
@@ -45,7 +45,7 @@ async def test_postgres_capture_reads_thing_data_link_and_votes(stores: StoreSet
 async def test_missing_comment_captures_as_absent(stores: StoreSets) -> None:
     conn = await asyncpg.connect(stores.sister.postgres)
     try:
-        state = await capture_postgres(conn, 999, None)
+        state = await read_postgres(conn, 999, None)
     finally:
         await conn.close()
     assert state.thing is None and state.data == () and state.version is None
@@ -60,11 +60,11 @@ async def test_memcached_capture_sees_bytes_flags_and_ttl(stores: StoreSets) -> 
         mc.set("comment:43", b"x", flags=0, noreply=False)
     finally:
         mc.close()
-    entry = await capture_memcached(host, port, "comment:42")
+    entry = await read_memcached(host, port, "comment:42")
     assert entry.present and entry.value == payload and entry.flags == 1
     assert 43190 <= entry.ttl <= 43200
-    assert (await capture_memcached(host, port, "comment:43")).ttl == -1
-    assert not (await capture_memcached(host, port, "comment:nope")).present
+    assert (await read_memcached(host, port, "comment:43")).ttl == -1
+    assert not (await read_memcached(host, port, "comment:nope")).present
     decoded = decode_cache_entry(entry.present, entry.value, entry.flags, entry.ttl)
     assert decoded["pickle"]["protocol"] == 2
     assert decoded["pickle"]["object"]["_date"]["aware"] is True
@@ -76,8 +76,8 @@ async def test_cdc_capture_filters_by_entity_and_request(stores: StoreSets) -> N
         for fullname, request_id, version in (("t1_a", "r1", 1), ("t1_b", "r1", 1), ("t1_a", "r2", 2)):
             await r.xadd("comments:cdc", {"fullname": fullname, "request_id": request_id, "version": str(version),
                                           "changes": '{"body":[null,"x"]}'})
-        all_a = await capture_cdc(r, "comments:cdc", fullname="t1_a")
-        only_r2 = await capture_cdc(r, "comments:cdc", fullname="t1_a", request_id="r2")
+        all_a = await read_cdc(r, "comments:cdc", fullname="t1_a")
+        only_r2 = await read_cdc(r, "comments:cdc", fullname="t1_a", request_id="r2")
     finally:
         await r.aclose()
     assert [e.fields["version"] for e in all_a] == ["1", "2"]
@@ -97,7 +97,7 @@ async def test_a_cdc_tail_shows_what_a_full_read_shows(stores: StoreSets) -> Non
             await r.xadd("comments:cdc", {"fullname": f"t1_{n}", "version": str(n)})
 
     async def same() -> list[str]:
-        full = await capture_cdc(r, "comments:cdc", scan=5)
+        full = await read_cdc(r, "comments:cdc", scan=5)
         held = await tail.newest()
         assert held == full
         return [e.fields["version"] for e in held]
