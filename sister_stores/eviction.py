@@ -8,11 +8,18 @@ ever pointed at the sister set (the caller holds sister connections; production 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import asyncpg
 
 
 async def evict_comment(pool: asyncpg.Pool, memcached: tuple[str, int], comment_id: int) -> None:
+    """The comment's rows and cache entry gone from the sister. The entry goes first as well as
+    last: with the sister's PostgreSQL down the row delete fails, and a stale entry left behind
+    would go on serving the copy that missed the write; the last delete drops an entry a read may
+    have cached from the old rows in between."""
+    with contextlib.suppress(OSError, asyncio.TimeoutError):
+        await _mc_delete(memcached, f"comment:{comment_id}")
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("DELETE FROM reddit_rel_vote_account_comment WHERE thing2_id = $1", comment_id)
         await conn.execute("DELETE FROM reddit_data_comment WHERE thing_id = $1", comment_id)

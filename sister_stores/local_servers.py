@@ -28,6 +28,7 @@ from sister_stores.processes import (
     free_ports,
     kill_group,
     pid_alive,
+    redis_answers,
     port_open,
     reap,
     server_binary,
@@ -314,7 +315,7 @@ class LocalStores:
                 "--save", "", "--dir", str(data_dir), "--daemonize", "no", "--protected-mode", "no",
                 *(["--appendonly", "yes", "--appendfsync", "always"] if self.durable else ["--appendonly", "no"])]
         pid = self._spawn(argv, log)
-        wait_for(lambda: port_open(port), 15, f"redis-server on port {port}", log)
+        wait_for(lambda: redis_answers(port), 15, f"redis-server on port {port}", log)
         return ServerRecord("redis", port, pid, str(data_dir))
 
     def _stop_set(self, record: SetRecord) -> list[str]:

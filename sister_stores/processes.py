@@ -40,6 +40,17 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def redis_answers(port: int, host: str = "127.0.0.1") -> bool:
+    """Redis answers PING with PONG: its port opens before it has loaded its append-only file, and
+    until then every command is refused with LOADING."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
 def free_ports(count: int) -> list[int]:
     socks = []
     try:
