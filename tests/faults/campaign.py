@@ -169,7 +169,7 @@ async def recover(stack: FaultStack, driver: Driver, phase: str, timeout: float 
         sent = await driver.create(phase)
         await settle(stack, driver)
         verdicts = [r.verdict.value for r in stack.sink.by_request().get(sent.rid, [])]
-        if len(verdicts) == 7 and verdicts[0] == "match" and set(verdicts) <= {"match", "mismatch", "raced"} \
+        if len(verdicts) == 7 and verdicts[0] == "match" and set(verdicts) <= {"match", "ignored", "mismatch", "raced"} \
                 and not mismatches(stack, [sent]):
             return
         assert time.monotonic() < deadline, f"no full match within {timeout}s after the restart: {verdicts}"

@@ -90,4 +90,8 @@ async def test_writes_the_legacy_answered_out_of_commit_order_are_raced_then_res
     assert [dict(c) for c in swapped_writes] == [{"raced": 6}, {"raced": 6}], [(r.path, r.verdict, r.reason) for r in votes]
     reasons = " ".join(r.reason or "" for r in votes)
     assert "in different orders" in reasons, reasons
-    assert dict(last) == {"match": 6}, [(r.path, r.verdict.value, r.reason) for r in votes[-6:]]
+    last_records = [r for r in votes if r.request_id == list(by_write)[2]]
+    # `ignored` only where the built-in rule explains it: a Memcached TTL read a second apart
+    explained = [r for r in last_records if r.verdict is VerdictKind.IGNORED and r.path.split(".")[1] == "memcached"
+                 and all(d.ignored_by == "cache-ttl-countdown" for d in r.differences)]
+    assert last["match"] + len(explained) == 6, [(r.path, r.verdict.value, r.reason) for r in last_records]
