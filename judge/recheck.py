@@ -17,7 +17,8 @@ answer the same again (for at least `settle_s`) while they still disagree, or wh
 converges (a bug in the very field a write changed keeps disagreeing). A rewrite whose answers
 still move is catching up with writes queued on its side: it is read again. Without a rewrite
 re-read, N1 must hold L2's value in every differing field. All reads are kept in the record's
-context.
+context. A legacy re-read that fails (a timeout under load) is no evidence either way: the next
+round reads again, up to `FAILED_REREADS_ALLOWED` failures; past that the mismatch stands.
 
 Learned noise: a field that changed between every pair of legacy answers and on which the rewrite
 never agreed is non-deterministic (a per-request token), not a write: it is taught to the learned
@@ -42,6 +43,7 @@ LearnFn = Callable[[str, Observation, Observation, set[str]], Any]
 RACED_READ = ("raced: every differing field is one the legacy itself changed between its answers (a write "
               "landed in between), and the rewrite's re-read agreed with the legacy's")
 UNEXPLAINED = "not explained by the legacy's own change between its answers: "
+FAILED_REREADS_ALLOWED = 2  # legacy re-reads that may fail (a timeout under load) before the mismatch stands
 DEFAULT_ROUNDS = 8  # with the runner's doubling backoff, up to about 2 s for a busy thread's writes to land
 # `...children[3]` added or removed, or `...children[3].data.name` replaced: the list (group 1) changed members
 _LIST_MEMBER = re.compile(r"^(.*)\[\d+\](?:(?:\.data)?\.(?:id|name))?$")
@@ -103,6 +105,7 @@ class Recheck:
         self.quiet_since: float | None = None  # neither side has moved since then
         self.last_at: float | None = None
         self.unexplained: list[str] = []  # differing fields no legacy change has explained yet
+        self.failed: list[str] = []       # errors of the legacy re-reads that did not answer
 
     def step(self, reads: RecheckReads) -> VerdictRecord | None:
         """The verdict after this round, or None: read again (the legacy is still moving)."""
@@ -110,7 +113,12 @@ class Recheck:
         ctx: dict[str, Any] = {"legacy_read_again": _obs(l2), "rewrite_read_again": _obs(n2)}
         self.rounds.append(ctx)
         if l2.raised:
-            return self._keep(f"the legacy recheck failed ({l2.error}): kept as a mismatch")
+            # a slow or failed re-read says nothing about the rewrite: read again, a bounded number of times
+            self.failed.append(l2.error or "failed")
+            if len(self.failed) > FAILED_REREADS_ALLOWED:
+                return self._keep(f"the legacy recheck failed {len(self.failed)} times (last: {l2.error}): "
+                                  "kept as a mismatch")
+            return None
         moved = self.compare(self.path, self.legacy_last, l2)
         ctx["legacy_vs_its_previous_answer"] = _brief(moved)
         moved_fields = set(standing_paths(moved))
@@ -162,6 +170,8 @@ class Recheck:
         if self.learn is not None and self.noisy:
             self.learn(self.path, self.l1, self.legacy_last, set(self.noisy))
         why = f"the rewrite never agreed with the legacy in {len(self.rounds)} re-reads"
+        if self.failed:
+            why += f" ({len(self.failed)} of them failed at the legacy, last: {self.failed[-1]})"
         if self.unexplained:
             why += "; " + UNEXPLAINED + ", ".join(self.unexplained[:5])
         return self._keep(why)

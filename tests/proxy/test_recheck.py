@@ -10,7 +10,7 @@ import pytest
 from diff_reports.comparator import Comparator
 from diff_reports.noise import LearnedNoise
 from diff_reports.types import Observation, VerdictKind
-from judge.recheck import judge_recheck
+from judge.recheck import FAILED_REREADS_ALLOWED, judge_recheck
 from traffic.shadowed import RecheckReads
 
 PATH = "read.comments.response"
@@ -93,13 +93,29 @@ def test_the_legacy_answering_the_same_again_is_not_a_race() -> None:
     assert "answered the same" in (record.reason or "")
 
 
-def test_a_failed_legacy_recheck_keeps_the_mismatch() -> None:
+def test_a_legacy_recheck_that_keeps_failing_keeps_the_mismatch() -> None:
     comparator = Comparator()
     a, b = obs("legacy", listing({"t1_a": 1})), obs("new", listing({"t1_a": 2}))
     first = comparator.compare(PATH, a, b)
-    record = judge_recheck(lambda p, x, y: comparator.compare(p, x, y), PATH, first, a, b,
-                           RecheckReads(Observation("legacy", error="TimeoutError: slow")))
-    assert record.verdict is VerdictKind.MISMATCH and "recheck failed" in (record.reason or "")
+    failing = [RecheckReads(Observation("legacy", error="TimeoutError: slow"))] * (FAILED_REREADS_ALLOWED + 1)
+    record = judge_recheck(lambda p, x, y: comparator.compare(p, x, y), PATH, first, a, b, failing)
+    assert record.verdict is VerdictKind.MISMATCH
+    assert f"failed {FAILED_REREADS_ALLOWED + 1} times" in (record.reason or ""), record.reason
+    # fewer failures than that, and no more rounds: the mismatch stands, and the reason says they failed
+    once = judge_recheck(lambda p, x, y: comparator.compare(p, x, y), PATH, first, a, b, failing[:1])
+    assert once.verdict is VerdictKind.MISMATCH and "1 of them failed at the legacy" in (once.reason or "")
+
+
+def test_a_failed_legacy_recheck_is_read_again_and_a_later_round_can_explain_the_race() -> None:
+    """A re-read that timed out (the legacy under load) is no evidence either way: the next round decides."""
+    l1, n1 = listing({"t1_a": 1}), listing({"t1_a": 2})
+    comparator = Comparator()
+    a, b = obs("legacy", l1), obs("new", n1)
+    first = comparator.compare(PATH, a, b)
+    rounds = [RecheckReads(Observation("legacy", error="TimeoutError: slow")),
+              RecheckReads(obs("legacy", n1), obs("new", n1))]
+    record = judge_recheck(lambda p, x, y: comparator.compare(p, x, y), PATH, first, a, b, rounds)
+    assert record.verdict is VerdictKind.RACED, record.reason
 
 
 def test_non_deterministic_legacy_fields_feed_the_learned_noise() -> None:
