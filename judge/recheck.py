@@ -47,6 +47,10 @@ FAILED_REREADS_ALLOWED = 2  # legacy re-reads that may fail (a timeout under loa
 DEFAULT_ROUNDS = 8  # with the runner's doubling backoff, up to about 2 s for a busy thread's writes to land
 # `...children[3]` added or removed, or `...children[3].data.name` replaced: the list (group 1) changed members
 _LIST_MEMBER = re.compile(r"^(.*)\[\d+\](?:(?:\.data)?\.(?:id|name))?$")
+# `...children[8].data.children[1]` or `...children[8].data.count`: a `more` stub (the only thing whose
+# data holds `children` in a list of things) gained or lost ids, so the list it stands in (group 1) changed
+# members: the comment it now hides may have been shown, ranked anywhere, in a state between two answers
+_STUB_MEMBERS = re.compile(r"^(.*\.children)\[\d+\]\.data\.(?:children(?:\[\d+\])?|count)$")
 
 
 def standing_paths(record: VerdictRecord) -> list[str]:
@@ -59,11 +63,13 @@ def standing_paths(record: VerdictRecord) -> list[str]:
 
 def with_reshuffled_lists(paths: set[str]) -> set[str]:
     """`paths` plus every list whose members changed: when a thing is added, removed or re-sorted,
-    positions shift, so each field at any position of that list is the legacy's own change. Only
+    positions shift, so each field at any position of that list is the legacy's own change (so is
+    a `more` stub's list of hidden ids: those are members of the list the stub sits in). Only
     convergence (the rewrite agreeing with a later legacy answer) then makes it a race: a wrong
     order or value that persists never converges."""
     lists = {m.group(1) for m in map(_LIST_MEMBER.match, paths) if m is not None}
-    return paths | lists
+    stubbed = {m.group(1) for m in map(_STUB_MEMBERS.match, paths) if m is not None}
+    return paths | lists | stubbed
 
 
 def covered(path: str, paths: Iterable[str]) -> bool:

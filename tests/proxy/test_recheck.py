@@ -224,3 +224,36 @@ def test_a_field_the_legacy_never_explains_is_a_mismatch_once_it_settles() -> No
     assert record.verdict is VerdictKind.MISMATCH
     assert "not explained" in (record.reason or "") and "body" in (record.reason or "")
     assert len(record.context["recheck"]["rounds"]) == 3  # read again while the legacy moved, then it stood
+
+
+def _tree(shown: list[str], hidden: list[str]) -> dict:
+    """A thread listing: comments shown best-first, then a `more` stub holding the ids it hides."""
+    kids: list[dict] = [{"kind": "t1", "data": {"name": n, "score": 1, "body": f"body of {n}"}} for n in shown]
+    kids.append({"kind": "more", "data": {"count": len(hidden), "children": hidden}})
+    return {"status": 200, "body": [{"kind": "Listing", "data": {"children": kids}}]}
+
+
+def test_a_new_comment_the_rewrite_showed_before_its_votes_sank_it_into_a_more_stub_is_raced() -> None:
+    """The legacy's answers: before the create, then with the new comment hidden in the `more` stub
+    (its votes ranked it last). The rewrite answered in between, created and not yet voted down, so
+    it showed the comment first and every position after it shifted. The stub gaining an id is the
+    legacy changing the members of the list the stub sits in, so the shift is its own change; the
+    rewrite's re-read agrees, so this is a race."""
+    l1, l2 = _tree(["t1_a", "t1_b"], ["t1_c"]), _tree(["t1_a", "t1_b"], ["t1_c", "t1_new"])
+    n1 = _tree(["t1_new", "t1_a", "t1_b"], ["t1_c"])
+    assert judge(Comparator(), l1, n1, l2, l2).verdict is VerdictKind.RACED
+
+
+def test_a_shifted_listing_that_never_converges_is_still_a_mismatch() -> None:
+    l1, l2 = _tree(["t1_a", "t1_b"], ["t1_c"]), _tree(["t1_a", "t1_b"], ["t1_c", "t1_new"])
+    n1 = _tree(["t1_new", "t1_a", "t1_b"], ["t1_c"])   # the rewrite keeps showing it (a ranking bug)
+    record = judge(Comparator(), l1, n1, l2, n1, (l2, n1), (l2, n1), settle_s=0.0)
+    assert record.verdict is VerdictKind.MISMATCH, record.reason
+
+
+def test_a_listing_shifted_while_the_legacy_changed_nothing_in_a_more_stub_is_a_mismatch() -> None:
+    """Only a stub's hidden ids count as the list's members: a score change inside it does not."""
+    l1, l2 = _tree(["t1_a", "t1_b"], ["t1_c"]), _tree(["t1_a", "t1_b"], ["t1_c"])
+    l2["body"][0]["data"]["children"][1]["data"]["score"] = 2
+    n1 = _tree(["t1_b", "t1_a"], ["t1_c"])
+    assert judge(Comparator(), l1, n1, l2, l2).verdict is VerdictKind.MISMATCH
