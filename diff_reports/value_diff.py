@@ -8,6 +8,7 @@ serialise (integers beyond 64 bits, lone surrogates) fall back to a strict recur
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,12 @@ _KINDS = {
     "set_item_removed": "removed",
 }
 DIFFERENCE_KINDS = ("changed", "added", "removed", "type_changed")
+# DeepDiff checks each level's path with ast.literal_eval. On CPython 3.11 two threads parsing at
+# once can share the AST builder's recursion counter and one of them raises "SystemError: AST
+# constructor recursion depth mismatch" (python/cpython#106905). The judge compares on two
+# threads, so this turned one comparison in about 16 overlap replays into `unavailable`. DeepDiff
+# is pure Python and holds the GIL anyway, so one lock around it costs no parallelism.
+_DEEPDIFF_LOCK = threading.Lock()
 
 # DeepDiff's defaults are wrong for a parity check:
 # - ignore_private_variables=True silently skips dict keys starting with "__";
@@ -102,7 +109,8 @@ def _present(value: Any) -> Any:
 def deep_diff(a: Any, b: Any) -> DeepDiff:
     """DeepDiff (tree view) configured for parity: see DEEPDIFF_OPTIONS and `_has_hash_twins`."""
     zip_lists = _has_hash_twins(a) or _has_hash_twins(b)
-    return DeepDiff(a, b, view="tree", zip_ordered_iterables=zip_lists, **DEEPDIFF_OPTIONS)
+    with _DEEPDIFF_LOCK:
+        return DeepDiff(a, b, view="tree", zip_ordered_iterables=zip_lists, **DEEPDIFF_OPTIONS)
 
 
 def raw_differences(a: Any, b: Any) -> list[RawDifference]:
@@ -120,12 +128,13 @@ def raw_differences(a: Any, b: Any) -> list[RawDifference]:
     def subtree(x: Any, y: Any, prefix: tuple[Token, ...]) -> None:
         if not zip_mode:
             zip_mode.append(_has_hash_twins(a) or _has_hash_twins(b))
-        tree = DeepDiff(x, y, view="tree", zip_ordered_iterables=zip_mode[0], **DEEPDIFF_OPTIONS)
-        for report, levels in tree.items():
-            kind = _KINDS.get(report, "changed")  # unknown reports (e.g. "unprocessed") still count
-            for level in levels:
-                tokens = prefix + tuple(level.path(output_format="list"))
-                out.append(RawDifference(tokens, kind, _present(level.t1), _present(level.t2)))
+        with _DEEPDIFF_LOCK:  # (its paths too: a level's path may parse)
+            tree = DeepDiff(x, y, view="tree", zip_ordered_iterables=zip_mode[0], **DEEPDIFF_OPTIONS)
+            for report, levels in tree.items():
+                kind = _KINDS.get(report, "changed")  # unknown reports (e.g. "unprocessed") still count
+                for level in levels:
+                    tokens = prefix + tuple(level.path(output_format="list"))
+                    out.append(RawDifference(tokens, kind, _present(level.t1), _present(level.t2)))
 
     def walk(x: Any, y: Any, prefix: tuple[Token, ...]) -> None:
         tx, ty = type(x), type(y)
