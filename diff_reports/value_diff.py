@@ -36,9 +36,10 @@ _KINDS = {
 DIFFERENCE_KINDS = ("changed", "added", "removed", "type_changed")
 # DeepDiff checks each level's path with ast.literal_eval. On CPython 3.11 two threads parsing at
 # once can share the AST builder's recursion counter and one of them raises "SystemError: AST
-# constructor recursion depth mismatch" (python/cpython#106905). The judge compares on two
-# threads, so this turned one comparison in about 16 overlap replays into `unavailable`. DeepDiff
-# is pure Python and holds the GIL anyway, so one lock around it costs no parallelism.
+# constructor recursion depth mismatch" (python/cpython#106905). The judge compares responses on
+# its thread pool while the store checks compare on the event loop's thread: one comparison in
+# about 16 overlap replays became `unavailable`. DeepDiff is pure Python and holds the GIL anyway,
+# so one lock around it costs no parallelism.
 _DEEPDIFF_LOCK = threading.Lock()
 
 # DeepDiff's defaults are wrong for a parity check:
