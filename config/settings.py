@@ -226,6 +226,41 @@ class CaptureSettings(BaseModel):
     drain_timeout_s: float = Field(default=5.0, gt=0)
 
 
+class RampPolicySettings(BaseModel):
+    """When `tapcompare ramp advise` says go, hold or roll back (`[ramp.policy]`; results/advice).
+
+    Per path, failures are mismatches plus shadow errors among the conclusive verdicts (match,
+    ignored, mismatch, shadow_error) since the endpoint's percentage was set. Go needs the one-sided
+    `confidence` upper bound on every path's failure rate below `max_mismatch_rate_pct`; roll back
+    when a path's lower bound is above it (the rate is too high with that confidence) or a fixed
+    group regressed; anything in between, or too little evidence, holds."""
+
+    model_config = _STRICT
+
+    max_mismatch_rate_pct: float = Field(default=0.1, gt=0, le=100)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    bound: Literal["clopper_pearson", "wilson"] = "clopper_pearson"  # exact (conservative) or Wilson score
+    min_samples: int = Field(default=100, ge=1)  # conclusive verdicts a path needs before it can say go
+    max_inconclusive_pct: float = Field(default=1.0, ge=0, le=100)  # raced + unavailable share of a path
+    min_step_minutes: float = Field(default=10.0, ge=0)  # time at the current percentage before go; 0: off
+    hold_on_open_groups: bool = True  # an open mismatch group seen at this step must be reviewed first
+    rollback_on_regressed: bool = True  # a fixed group seen again at this step rolls back
+    # Latency (response paths): a regression is significant (one-sided Mann-Whitney U, rewrite
+    # slower, p < latency_alpha) and large (p50 or p99 ratio rewrite/legacy above its limit).
+    latency_alpha: float = Field(default=0.01, gt=0, lt=1)
+    max_p50_ratio: float = Field(default=1.5, gt=0)
+    max_p99_ratio: float = Field(default=2.0, gt=0)
+    min_latency_samples: int = Field(default=20, ge=2)  # per side, for the test to be run
+    latency_max_samples: int = Field(default=5000, ge=10)  # newest samples per side read for the test
+    max_sql_ratio: float | None = Field(default=None, gt=0)  # mean SQL statements rewrite/legacy; None: report only
+
+
+class RampSettings(BaseModel):
+    model_config = _STRICT
+
+    policy: RampPolicySettings = RampPolicySettings()
+
+
 class Settings(BaseModel):
     model_config = _STRICT
 
@@ -236,3 +271,4 @@ class Settings(BaseModel):
     reports: ReportSettings = ReportSettings()
     compare: CompareSettings = CompareSettings()
     capture: CaptureSettings = CaptureSettings()
+    ramp: RampSettings = RampSettings()
