@@ -34,6 +34,9 @@ MISSING_EVENT = "missing_event"              # the legacy published a CDC event 
 MISSING_ROW = "missing_row"                  # the legacy's row exists; the sister has none
 MISSING_CACHE_ENTRY = "missing_cache_entry"  # the legacy's cache entry exists; the sister has none
 MISSING_KINDS = (MISSING_EVENT, MISSING_ROW, MISSING_CACHE_ENTRY)
+# A write the legacy refused changed a store on one side (`new` names the side: "rewrite" or
+# "legacy"); the comparator's own differences follow it in the record.
+UNEXPECTED_WRITE = "unexpected_write"
 
 # `skipped` reasons the harness itself gives (the record's `reason`; counted by reason).
 TOO_LARGE = "too_large"  # a body over the configured limit: never compared cut

@@ -74,11 +74,11 @@ async def dispatch(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     if request.method not in METHODS[route.endpoint]:
         raise web.HTTPMethodNotAllowed(request.method, METHODS[route.endpoint])
-    write = route.endpoint in WRITES
     raw = raw_json(_lenient_query(request))
     try:
-        if write:
-            handlers_write.request_time(request)  # the write's time is taken before anything else
+        # The request's server time is taken before anything else; writes store it, reads render
+        # time-dependent fields (score_hidden) by it, and it goes out as X-Request-Time either way.
+        handlers_write.request_time(request)
         params, raw = await _params(request, route)
         status, body = 200, await HANDLERS[route.endpoint](request, params, route)
     except ApiError as err:
@@ -88,8 +88,7 @@ async def dispatch(request: web.Request) -> web.Response:
         log.warning("lock_timeout", path=request.path)
         status, body = 503, {"json": {"errors": [["RATELIMIT", "try again in a moment", None]]}}
     headers = {"Content-Type": CONTENT_TYPE}
-    if write:
-        headers["X-Request-Time"] = ts6(handlers_write.request_time(request))
+    headers["X-Request-Time"] = ts6(handlers_write.request_time(request))
     return web.Response(status=status, body=api_body(body, raw), headers=headers)
 
 

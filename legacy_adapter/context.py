@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+
+from legacy_adapter.codec import dt_from_epoch
 
 from legacy_adapter.render import comment_json, link_json, shown_deleted
 from legacy_adapter.store import LegacyStores
@@ -68,3 +71,14 @@ class Reader:
 
 
 CTX = web.AppKey("legacy_context", LegacyContext)
+
+
+WHEN_KEY = web.RequestKey("legacy_request_time", datetime)
+
+
+def request_time(request: web.Request) -> datetime:
+    """The server time of this request, taken once from the injectable clock (X-Request-Time):
+    a write stores it, a read renders time-dependent fields (score_hidden) by it."""
+    if WHEN_KEY not in request:
+        request[WHEN_KEY] = dt_from_epoch(request.app[CTX].clock())
+    return request[WHEN_KEY]

@@ -17,9 +17,9 @@ from typing import Any
 
 from aiohttp import web
 
-from legacy_adapter.codec import MalformedName, from36, parse_fullname, to36
+from legacy_adapter.codec import MalformedName, epoch, from36, parse_fullname, to36
 from legacy_adapter.consumer import read_tree
-from legacy_adapter.context import CTX, Reader
+from legacy_adapter.context import CTX, Reader, request_time
 from legacy_adapter.errors import ApiError
 from legacy_adapter.listing import Tree, comment_listing, more_children
 from legacy_adapter.paths import Route
@@ -49,7 +49,7 @@ async def info(request: web.Request, params: Params, route: Route) -> Any:
             continue
     if len(parsed) > INFO_MAX:
         raise ApiError("INVALID_OPTION", "id")
-    reader = ctx.reader(_viewer(request))
+    reader = ctx.reader(_viewer(request), epoch(request_time(request)))
     children = []
     for type_name, thing_id in parsed:
         if type_name == "comment":
@@ -99,7 +99,7 @@ async def comments(request: web.Request, params: Params, route: Route) -> Any:
                 raise ApiError("NOT_FOUND", None)
             focus = f"t1_{to36(comment['_id'])}"
     tree = await _tree(request, link_id, sort)
-    reader: Reader = ctx.reader(_viewer(request))
+    reader: Reader = ctx.reader(_viewer(request), epoch(request_time(request)))
     body = comment_listing(tree, f"t3_{to36(link_id)}", limit, depth, reader.render_comment, reader.is_deleted,
                            focus, context)
     return [listing([await ctx.render_link(link)]), listing(body)]
@@ -116,5 +116,5 @@ async def morechildren(request: web.Request, params: Params, route: Route) -> An
     if await ctx.stores.link(link_id) is None:
         raise ApiError("NOT_FOUND", "link_id")
     tree = await _tree(request, link_id, sort, requested)
-    reader = ctx.reader(_viewer(request))
+    reader = ctx.reader(_viewer(request), epoch(request_time(request)))
     return things_body(more_children(tree, link_id, requested, reader.render_comment, reader.is_deleted))

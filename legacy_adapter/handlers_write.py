@@ -7,14 +7,13 @@ text / dir, then existence, deleted and authorship inside the model.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from legacy_adapter import model
-from legacy_adapter.codec import dt_from_epoch, epoch
-from legacy_adapter.context import CTX, LegacyContext
+from legacy_adapter.codec import epoch
+from legacy_adapter.context import CTX, LegacyContext, request_time
 from legacy_adapter.errors import ApiError
 from legacy_adapter.paths import Route
 from legacy_adapter.requests import Params, fullname_param
@@ -22,14 +21,6 @@ from legacy_adapter.render import things_body
 
 MAX_TEXT = 10000
 _BLANK = re.compile(r"\s*")
-WHEN_KEY = web.RequestKey("legacy_request_time", datetime)
-
-
-def request_time(request: web.Request) -> datetime:
-    """The server time of this write, taken once from the injectable clock (X-Request-Time)."""
-    if WHEN_KEY not in request:
-        request[WHEN_KEY] = dt_from_epoch(request.app[CTX].clock())
-    return request[WHEN_KEY]
 
 
 async def _user(ctx: LegacyContext, request: web.Request) -> int:

@@ -7,6 +7,12 @@ writes (thread_order), sent to the rewrite (shadow_calls) and handed, as one fro
 compares, validates and records) or the jobs publisher (stream mode: a `tapcompare worker` does).
 Nothing comes back here. Failures of the rewrite are data (the Observation's `error`); failures of
 our own parts go to the `raised` hook; none of them can reach the primary path.
+
+Writes the legacy refused (4xx) are shadowed too: the rewrite must refuse them alike and change
+nothing, which the judge checks on the response and all six store paths. A refused create gets an
+id from a range production never assigns (traffic.identity); a refused write whose target is not
+a well-formed fullname has no thread, so it is sampled by its own request id. A write the legacy
+failed (5xx) has no reference answer and stays `skipped` (`legacy_failed`).
 """
 
 from __future__ import annotations
@@ -29,8 +35,17 @@ from shadow_proxy.ramp import RampState
 from shadow_proxy.shadow_calls import DEFAULT_MAX_RESPONSE_BYTES, call_side
 from shadow_proxy.thread_order import ThreadOrder
 from traffic.exchange import Exchange, created_fullname, parse_body
+from traffic.identity import refused_create_id
 from traffic.routes import ParsedRequest, Unshadowable, is_read, parse_request
+
 from traffic.shadowed import CapturedRequest, ComparisonJob, JobKind
+
+MALFORMED_TARGET = "malformed_thing_id"
+
+
+def legacy_refused(status: int) -> bool:
+    """The legacy answered the write with a refusal (its own failures, 5xx, are not refusals)."""
+    return 400 <= status < 500
 
 
 @dataclass(frozen=True)
@@ -60,8 +75,12 @@ class Shadower:
         try:
             parsed = parse_request(ex.endpoint, ex.path, ex.raw_query, ex.headers.get("Content-Type"), ex.body)
         except Unshadowable as skip:
-            await self._skip(ex, skip.reason)
-            return
+            if not (skip.reason == MALFORMED_TARGET and legacy_refused(ex.status)):
+                await self._skip(ex, skip.reason)
+                return
+            # A refused write naming no well-formed thing: the rewrite must refuse it too. It has
+            # no thread, so it is sampled and ordered by its own request id.
+            parsed = ParsedRequest(ex.endpoint, {}, None, f"unthreaded:{ex.request_id}")
         legacy_body = parse_body(ex.legacy_headers, ex.legacy_body)
         # One exchange at a time, in queue order, until it has its thread key and its place in the
         # thread's order (thread_order.py): the key of a vote on a comment just created is learned
@@ -119,24 +138,32 @@ class Shadower:
             # The legacy's own answer is over the limit: it is not compared (cut or otherwise).
             await self._skip(ex, TOO_LARGE, record=True)
             return
-        new = await self._call_new(ex, CIMultiDict())
+        tap: CIMultiDict[str] = CIMultiDict()
+        read_time = ex.legacy_headers.get("X-Request-Time")
+        if read_time:
+            # The legacy's time of the read: both render time-dependent fields (score_hidden) alike.
+            tap.update({"X-Tap-Secret": self._target.tap_secret, "X-Tap-Request-Time": read_time})
+        new = await self._call_new(ex, tap)
         await self.executor.submit(self._job(ex, "read", read_response_path(ex.endpoint), parsed.target or key,
                                              key, legacy, new=new))
 
     async def _write_serialised(self, ex: Exchange, parsed: ParsedRequest, key: str, legacy: Observation) -> None:
-        if not 200 <= ex.status < 300:
-            # The new service must reject alike; the contract suite checks that offline. Sending it
-            # a write the legacy refused could only create state production does not have.
-            await self._skip(ex, "legacy_rejected", record=True)
+        refused = legacy_refused(ex.status)
+        if not refused and not 200 <= ex.status < 300:
+            # The legacy itself failed (5xx): there is no reference answer, and what the rewrite
+            # would store could not be told right from wrong.
+            await self._skip(ex, "legacy_failed", record=True)
             return
         request_time = ex.legacy_headers.get("X-Request-Time")
-        if not request_time:
+        if not request_time and not refused:
             await self._skip(ex, "no_request_time", record=True)
             return
-        tap = CIMultiDict({"X-Tap-Secret": self._target.tap_secret, "X-Tap-Request-Time": request_time})
+        tap = CIMultiDict({"X-Tap-Secret": self._target.tap_secret})
+        if request_time:
+            tap["X-Tap-Request-Time"] = request_time
         entity = parsed.target or key
         if ex.endpoint == "create":
-            thing_id = _created_id(legacy.value["body"])
+            thing_id = refused_create_id(ex.request_id) if refused else _created_id(legacy.value["body"])
             if thing_id is None:
                 await self._skip(ex, "no_assigned_id", record=True)
                 return

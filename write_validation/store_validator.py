@@ -25,6 +25,7 @@ from write_validation.ordering import (Book, OrderBook, classify, created_after,
                                        overtaken_reason, settle, version_gap, version_of)
 from write_validation.path_checks import PATH_CHECKS, Compare, Judging, WriteState, direct, events_of
 from write_validation.projections import ScratchProjections
+from write_validation.refusals import RefusalSides, comment_id_of, judge_refusal
 from write_validation.resync import as_first_diverging, evict_entity, mismatched_paths
 from write_validation.store_reads import (CdcEvent, SideState, SideConnections, account_id, read_events,
                                           read_side, link_of_comment)
@@ -85,6 +86,8 @@ class StoreValidator:
         new = write.new
         assert new is not None, "a write job carries the rewrite's answer"
         status = (new.value or {}).get("status") if not new.raised else None
+        if 400 <= write.legacy_status < 500:
+            return await self._refused(write, paths, new.error if new.raised else None)
         if new.raised or not isinstance(status, int) or not 200 <= status < 300:
             reason = new.error or f"new service answered {status} to a write the legacy accepted"
             await self._evict(write, "the rewrite missed this write")
@@ -92,6 +95,23 @@ class StoreValidator:
         async with self._locks[write.entity]:
             try:
                 return await self._validate(write, paths)
+            finally:
+                await self.order.mark_applied(write.entity, write.request_id)
+
+    async def _refused(self, write: ComparisonJob, paths: list[ValidationPath], error: str | None) -> list[VerdictRecord]:
+        """A write the legacy refused (refusals.py): nothing may have changed on either side. A
+        rewrite that gave no answer may have stored something before failing: its copy is
+        re-synchronised, and the paths are `shadow_error`."""
+        if error is not None:
+            if comment_id_of(write.entity) is not None:
+                await self._evict(write, "the rewrite failed on a refused write")
+            return [direct(p, VerdictKind.SHADOW_ERROR, write, error) for p in paths]
+        assert self._prod and self._sis
+        async with self._locks[write.entity]:
+            try:
+                sides = RefusalSides(self._prod, self._sis, self._stream, self._scan)
+                return await judge_refusal(write, paths, sides, self.order, self._judging(),
+                                           await self._account_id(write.auth_user), self._evict)
             finally:
                 await self.order.mark_applied(write.entity, write.request_id)
 

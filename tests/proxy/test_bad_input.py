@@ -18,7 +18,6 @@ CASES = [
     ("POST", "/api/editusertext", FORM, b"thing_id=t1_1&text=caf\xe9", "update", "invalid_utf8"),
     ("POST", "/api/vote", "application/json", b'{"id": "t1_1", "dir": 1}', "increment", "not_form_encoded"),
     ("POST", "/api/vote", FORM, b"id=t1_1&dir=1&x=%00", "increment", "nul_byte"),
-    ("POST", "/api/vote", FORM, b"id=T1_1&dir=1", "increment", "malformed_thing_id"),
     ("GET", "/api/info?id=t1_%ff", None, None, "info", "invalid_utf8"),
     # (malformed /api/info names are dropped by the legacy, so such a request is shadowed: not here)
     ("POST", "/api/morechildren", "application/json", b'{"link_id": "t3_a"}', "morechildren", "not_form_encoded"),
@@ -43,6 +42,21 @@ async def test_unparseable_requests_are_forwarded_and_skipped(proxy, legacy, new
     for *_, endpoint, reason in CASES:
         assert metric(proxy, "tapcompare_proxy_shadow_skipped_total", endpoint=endpoint, reason=reason) >= 1, reason
     assert new.state.seen == [] and proxy.sink.count() == 0
+
+
+async def test_a_refused_write_naming_no_wellformed_thing_is_shadowed(proxy, legacy, new, client) -> None:
+    """A malformed id the legacy refused is still a write the rewrite must refuse alike: sent, with
+    no thread (sampled by its request id) and no identity of production's."""
+    await set_ramp(proxy, increment=100)
+    body = b"id=T1_1&dir=1"
+    direct = await exchange(client, legacy.url, "POST", "/api/vote", FORM, body)
+    assert direct[0] >= 400
+    assert await exchange(client, proxy.url, "POST", "/api/vote", FORM, body) == direct
+    await settle(proxy, 1)
+    assert [seen["body"] for seen in new.state.seen] == [body]
+    assert "X-Tap-Thing-Id" not in new.state.seen[0]["headers"]
+    assert metric(proxy, "tapcompare_proxy_shadow_skipped_total", endpoint="increment",
+                  reason="malformed_thing_id") == 0
 
 
 async def raw_request(port: int, payload: bytes) -> bytes:

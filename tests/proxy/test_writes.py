@@ -1,10 +1,12 @@
-"""Writes reach the new service only after the legacy accepted them, carrying the legacy's identity."""
+"""Writes reach the new service carrying the legacy's identity; refused ones too, with one of the proxy's."""
 
 from __future__ import annotations
 
 import asyncio
 
 from diff_reports.types import VerdictKind, VerdictRecord
+from legacy_adapter.codec import to36
+from traffic.identity import refused_create_id
 from traffic.shadowed import ComparisonJob
 from tests.proxy.conftest import metric, set_ramp, settle
 from tests.proxy.standins import TAP_SECRET
@@ -54,17 +56,27 @@ async def test_create_carries_the_legacy_identity(proxy, legacy, new, client) ->
     assert validator.writes[2].link == "t3_a"  # the vote's thread, learned from the create response
 
 
-async def test_writes_the_legacy_rejects_are_not_sent(proxy, new, client) -> None:
+async def test_writes_the_legacy_refused_are_shadowed_with_an_identity_production_never_assigns(
+        proxy, new, client) -> None:
+    validator = RecordingValidator()
+    proxy.runtime.runner.validator = validator
     await set_ramp(proxy, create=100, increment=100)
-    async with client.post(proxy.url + "/api/comment", data={"thing_id": "t3_a", "text": "x"}) as r:
+    async with client.post(proxy.url + "/api/comment", data={"thing_id": "t3_a", "text": "x"},
+                           headers={"X-Request-Id": "req-refused"}) as r:
         assert r.status == 403  # no user
     async with client.post(proxy.url + "/api/vote", data={"id": "t1_1", "dir": "7"}, headers=USER) as r:
         assert r.status == 400
     await settle(proxy, 2)
-    assert new.state.seen == []
-    assert proxy.sink.count("create.response", "skipped") == 1
+    assert [seen["path"] for seen in new.state.seen] == ["/api/comment", "/api/vote"]
+    create_headers = new.state.seen[0]["headers"]
+    assert int(create_headers["X-Tap-Thing-Id"]) == refused_create_id("req-refused") >= 2**62
+    assert "X-Tap-Request-Time" not in create_headers  # the legacy gave none with its refusal
+    assert proxy.sink.count("create.response", "match") == 1  # both refused alike
+    assert proxy.sink.count("increment.response", "match") == 1
+    assert [(w.endpoint, w.legacy_status) for w in validator.writes] == [("create", 403), ("increment", 400)]
+    assert validator.writes[0].entity == f"t1_{to36(refused_create_id('req-refused'))}"
     assert metric(proxy, "tapcompare_proxy_shadow_skipped_total", endpoint="increment",
-                  reason="legacy_rejected") == 1
+                  reason="legacy_rejected") == 0
 
 
 async def test_a_stuck_validator_times_out_into_unavailable_verdicts(proxy_factory, legacy, new, client) -> None:
