@@ -5,7 +5,8 @@ Each thread's requests go one after another, in log order; threads run concurren
 to the fullname the legacy returned, and later requests that name it are rewritten to it.
 
 `lockstep` (the default) also waits, before a thread's next request, until the proxy recorded
-every verdict of the previous one (1 for a read or a rejected write, 7 for an accepted write).
+every verdict of the previous one (1 for a read or a write the legacy failed, 7 for a write it
+accepted or refused).
 The shadowed read or write then sees exactly the state its primary saw, so a verdict is never
 `raced` by the replay's own next request. Without it, only the primaries are ordered, and the
 harness's race classification is exercised instead.
@@ -156,8 +157,10 @@ class Driver:
                 return
         self.stats.sent += 1
         self.stats.statuses[(op, status)] += 1
-        accepted_write = op in WRITE_OPS and 200 <= status < 300
-        expected = 1 + (STORE_VERDICTS_PER_WRITE if accepted_write else 0)
+        # A write the legacy answered, accepting or refusing it, is judged on its six store paths
+        # too; one the legacy failed (5xx) only gets its `skipped` response verdict.
+        judged_write = op in WRITE_OPS and (200 <= status < 300 or 400 <= status < 500)
+        expected = 1 + (STORE_VERDICTS_PER_WRITE if judged_write else 0)
         self.stats.expected_verdicts += expected
         names: dict[str, str] = {}
         if op == "create" and status == 200 and body is not None:

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.timeout(240)
 
 async def test_lost_legacy_create_today(stack: FaultStack, driver: Driver) -> None:
     """legacy_partial_write, reproduced on purpose: a legacy create that commits to PostgreSQL and
-    then fails on its CDC Redis answers 500, is not shadowed (`skipped`, legacy_rejected) and has no
+    then fails on its CDC Redis answers 500, is not shadowed (`skipped`, legacy_failed) and has no
     CDC event; once the consumer has caught up, the legacy's /comments still omits that comment
     while the rewrite lists it first (sort=new): a `mismatch` on read.comments.response.
     And what does not follow from one lost write (drift_after_lost_write needs more: the campaign
@@ -39,7 +39,7 @@ async def test_lost_legacy_create_today(stack: FaultStack, driver: Driver) -> No
     by_rid = stack.sink.by_request()
     assert lost.status == 500 and lost.legacy_raised and lost.created is None
     assert [(r.path, r.verdict.value, r.reason) for r in by_rid[lost.rid]] == \
-        [("create.response", "skipped", "legacy_rejected")]
+        [("create.response", "skipped", "legacy_failed")]
     [record] = by_rid[read.rid]
     assert (record.path, record.verdict) == ("read.comments.response", VerdictKind.MISMATCH), record.to_dict()
 
