@@ -296,6 +296,10 @@ def advise(ev: Evidence, policy: RampPolicySettings = RampPolicySettings()) -> A
             else:
                 notes.append(f"{duration(seconds)} at {at}")
 
+    if ev.step is not None and ev.step.pct <= 0 and not rollback:
+        # Nothing is shadowed: the only evidence is from before, so say how to start instead.
+        hold = [f"hold: {ev.endpoint} is at 0%, so nothing is shadowed and nothing is judged; start with a small "
+                f"step by hand (tapcompare ramp set {ev.endpoint} 1)"]
     decision: Decision
     if rollback:
         decision, reasons = "roll back", rollback + hold

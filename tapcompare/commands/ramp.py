@@ -1,7 +1,8 @@
-"""`tapcompare ramp show|set ENDPOINT PCT|kill`: the per-endpoint shadow percentages.
+"""`tapcompare ramp show|set ENDPOINT PCT|kill|advise [ENDPOINT]`: the per-endpoint shadow percentages.
 
 Changes go straight to the ramp state in Redis (audited, published); running proxies pick them up
-within milliseconds, without a restart.
+within milliseconds, without a restart. `advise` reads the live verdicts from the results store
+since each endpoint's percentage was set (the audit trail) and says go, hold or roll back.
 """
 
 from __future__ import annotations
@@ -11,15 +12,20 @@ import getpass
 import json
 from datetime import datetime, timezone
 
+import asyncpg
 import click
 import redis.asyncio as aioredis
+from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from results.advice.decision import Advice, duration, pct
+from results.advice.gather import advise_all
 from shadow_proxy.audit import RampKeys, recent_audit
 from shadow_proxy.ramp import ENDPOINTS, RampControl, RampError
-from wiring.parts import ramp_redis_url
+from wiring.parts import ramp_redis_url, results_dsn
+from wiring.ramp_trail import RedisRampTrail
 from tapcompare.context import console, settings_from_click
-
 
 
 def _who() -> str:
@@ -106,3 +112,89 @@ def kill(ctx: click.Context, why: str) -> None:
 
     changes = _run(ctx, action)
     click.echo("killed: " + (", ".join(f"{c.endpoint} (was {c.from_pct:g}%)" for c in changes) or "nothing was on"))
+
+
+DECISION_STYLE = {"go": "green", "hold": "yellow", "roll back": "red"}
+STATUS_TEXT = {"ok": "[green]ok[/green]", "few": "[yellow]too few samples[/yellow]",
+               "unexercised": "[yellow]not exercised[/yellow]", "uncertain": "[yellow]bound too high[/yellow]",
+               "inconclusive": "[yellow]inconclusive[/yellow]", "too_high": "[red]rate too high[/red]"}
+
+
+def print_advice(advice: Advice, out: Console) -> None:
+    """One endpoint's table (a row per path) and its decision lines."""
+    step = advice.step
+    title = advice.endpoint
+    if step is not None:
+        title += f" at {step.pct:g}%"
+        if advice.seconds_at_step is not None:
+            title += f" for {duration(advice.seconds_at_step)}"
+    conf = f"{advice.policy.get('confidence', 0.95) * 100:g}%"
+    table = Table("path", "verdicts", "samples", "mismatches", f"{conf} upper bound", "inconclusive", "status",
+                  title=title, title_justify="left")
+    for r in advice.paths:
+        table.add_row(r.path, f"{r.total:,}", f"{r.samples:,}", f"{r.failures:,}",
+                      pct(r.upper) if r.samples else "–", f"{r.inconclusive:,}", STATUS_TEXT.get(r.status, r.status))
+    out.print(table)
+    lat = advice.latency
+    lat_row = (f"latency p50/p99 ms: legacy {_ms(lat.legacy_p50)}/{_ms(lat.legacy_p99)}, "
+               f"rewrite {_ms(lat.new_p50)}/{_ms(lat.new_p99)}"
+               + (f", Mann-Whitney p = {lat.test.p:.2g}" if lat.test is not None else "")
+               + f"; groups open {advice.open_groups}, regressed {advice.regressed_groups}")
+    out.print(escape(lat_row))
+    style = DECISION_STYLE[advice.decision]
+    for reason in advice.reasons:
+        out.print(f"[{style}]{escape(reason)}[/{style}]")
+    for note in advice.notes:
+        out.print(f"[dim]  {escape(note)}[/dim]")
+
+
+def _ms(v: float | None) -> str:
+    return "–" if v is None else f"{v:.1f}"
+
+
+@ramp.command()
+@click.argument("endpoint", required=False, type=click.Choice(ENDPOINTS))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--fail-unless-go", is_flag=True, help="Exit 1 unless every endpoint advised is go (CI).")
+@click.pass_context
+def advise(ctx: click.Context, endpoint: str | None, as_json: bool, fail_unless_go: bool) -> None:
+    """Go, hold or roll back per endpoint, from the verdicts since its percentage was set
+    (thresholds: [ramp.policy])."""
+    settings = settings_from_click(ctx)
+    try:
+        dsn, url = results_dsn(settings), ramp_redis_url(settings)
+    except Exception as exc:
+        raise click.ClickException(f"cannot find the results database or the ramp Redis: {exc}") from None
+    endpoints = [endpoint] if endpoint else list(ENDPOINTS)
+
+    async def go() -> list[Advice]:
+        redis = aioredis.from_url(url, decode_responses=True)
+        try:
+            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+        except BaseException:
+            await redis.aclose()
+            raise
+        try:
+            trail = RedisRampTrail(redis, RampKeys(settings.proxy.ramp_key_prefix))
+            return await advise_all(pool, settings.ramp.policy, trail, endpoints)
+        finally:
+            await pool.close()
+            await redis.aclose()
+
+    try:
+        advices = asyncio.run(go())
+    except (asyncpg.InvalidCatalogNameError, asyncpg.UndefinedTableError):
+        raise click.ClickException(f"no results database at {dsn}; run `tapcompare stores prepare`") from None
+    except (aioredis.ConnectionError, aioredis.TimeoutError) as exc:
+        raise click.ClickException(f"ramp Redis at {url} unreachable: {exc}") from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot reach the results database {dsn}: {exc}") from None
+    if as_json:
+        click.echo(json.dumps({"advice": [a.to_dict() for a in advices]}, indent=2, default=str))
+    else:
+        out = console()
+        for advice in advices:
+            print_advice(advice, out)
+            out.print()
+    if fail_unless_go and any(a.decision != "go" for a in advices):
+        raise SystemExit(1)

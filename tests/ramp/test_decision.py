@@ -148,6 +148,9 @@ def test_time_at_step_and_sql() -> None:
     unknown = advise(evidence(every_path(match=20_000), step=Step(pct=5, since=None)))
     assert unknown.reasons == ("hold: no audit entry says when create was set to 5%, so the time at this step "
                                "is unknown",)
+    off = advise(evidence(every_path(match=20_000), step=Step(pct=0, since=None)))
+    assert off.reasons == ("hold: create is at 0%, so nothing is shadowed and nothing is judged; start with a small "
+                           "step by hand (tapcompare ramp set create 1)",)
     # a replay run is no ramp step: time is not judged
     assert advise(evidence(every_path(match=20_000), step=None)).decision == "go"
 
