@@ -1,5 +1,5 @@
 """The replay's console summary: verdicts per path (inconclusive ones marked), the behaviour-coverage
-table, the failing groups with an example, the gate."""
+table, the failing groups with an example, the ramp advisor's decision for the run, the gate."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from config.settings import RampPolicySettings
 from diff_reports.types import ALL_WRITE_PATHS, READ_ENDPOINTS, VerdictKind, read_response_path, write_response_path
 from replay.coverage import BRANCHES
+from results.advice.decision import Advice, Evidence, GroupEvidence, PathEvidence, advise
+from results.advice.endpoints import RAMP_ENDPOINTS, endpoint_paths
 from replay.run import ReplayResult
 
 VERDICTS = [v.value for v in VerdictKind]
@@ -60,6 +63,25 @@ def _short(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def run_advice(counts: dict[str, dict[str, int]], groups: list[GroupEvidence],
+               policy: RampPolicySettings = RampPolicySettings()) -> list[Advice]:
+    """The ramp advisor on a replay's verdicts, per endpoint, as if the run were a ramp step (no
+    time at a step; the run's review groups count as open)."""
+    return [advise(Evidence(e, [PathEvidence(p, counts.get(p, {})) for p in endpoint_paths(e)],
+                            [g for g in groups if g.path in endpoint_paths(e)]), policy)
+            for e in RAMP_ENDPOINTS]
+
+
+def print_advice(advices: list[Advice], console: Console) -> None:
+    styles = {"go": "green", "hold": "yellow", "roll back": "red"}
+    console.print("ramp advice for this run ([ramp.policy], as if it were a ramp step):")
+    for a in advices:
+        style = styles[a.decision]
+        console.print(f"  [{style}]{a.endpoint}: {escape(a.reasons[0])}[/{style}]")
+        for reason in a.reasons[1:]:
+            console.print(f"  [{style}]{' ' * len(a.endpoint)}  {escape(reason)}[/{style}]")
+
+
 def print_summary(result: ReplayResult, console: Console) -> None:
     drive, seed = result.drive, result.seed
     console.print(f"dataset {result.dataset.path}: {len(result.dataset.requests)} requests {result.dataset.ops()}")
@@ -94,6 +116,9 @@ def print_summary(result: ReplayResult, console: Console) -> None:
         console.print(escape(f"  e.g. request {ex.request_id} entity {ex.entity}: {ex.reason or ''}"))
         for d in ex.differences[:8]:
             console.print(escape(f"    {d.kind} {d.path}: legacy={_short(d.legacy)} new={_short(d.new)}"))
+    groups = [GroupEvidence(fp, g.signature.path, g.signature.verdict, "open", g.signature.title, g.count)
+              for fp, g in result.stack.sink.groups.items()]
+    print_advice(run_advice(result.counts, groups, result.stack.settings.ramp.policy), console)
     for reason in result.incomplete:
         console.print(f"[red]incomplete:[/red] {escape(reason)}")
     for fmt, path in result.reports.items():
