@@ -58,6 +58,42 @@ td.old { background:var(--diff-old); } td.new { background:var(--diff-new); }
 .pager { margin:10px 0; display:flex; gap:10px; align-items:center; }
 .login { max-width:380px; margin:80px auto; background:var(--card); border:1px solid var(--line); border-radius:10px; padding:24px; }
 .login form { display:flex; flex-direction:column; gap:10px; }
+/* ramp plots (server-side SVG): colours from variables, so light and dark both read */
+:root { --plot-bg:#fff; --plot-grid:#e5e7eb; --plot-ink:#4b5563; --s-pct:#7c3aed; --s-match:#15803d;
+        --s-legacy:#64748b; --s-new:#2563eb; --go:#15803d; --hold:#d97706; --rollback:#dc2626;
+        --p0:#2563eb; --p1:#db2777; --p2:#059669; --p3:#d97706; --p4:#7c3aed; --p5:#0891b2; --p6:#dc2626; }
+.plots { display:grid; grid-template-columns:repeat(auto-fill, minmax(760px, 1fr)); gap:14px; }
+figure.plot { margin:0; background:var(--plot-bg); border:1px solid var(--line); border-radius:8px; padding:8px 10px; }
+figure.plot figcaption { font-size:12px; color:var(--muted); text-transform:uppercase; margin-bottom:2px; }
+figure.plot svg { max-width:100%; height:auto; }
+svg .grid { stroke:var(--plot-grid); stroke-width:1; } svg .tick, svg .empty { fill:var(--plot-ink); font-size:11px; }
+svg .series polyline { fill:none; stroke:currentColor; stroke-width:2; } svg .series circle { fill:currentColor; }
+svg .series.dashed polyline { stroke-dasharray:5 4; stroke-width:1.5; }
+.s-pct { color:var(--s-pct); } .s-match { color:var(--s-match); } .s-legacy { color:var(--s-legacy); } .s-new { color:var(--s-new); }
+.s0 { color:var(--p0); } .s1 { color:var(--p1); } .s2 { color:var(--p2); } .s3 { color:var(--p3); }
+.s4 { color:var(--p4); } .s5 { color:var(--p5); } .s6 { color:var(--p6); }
+svg .mark path { stroke:none; } svg .mark.go path { fill:var(--go); } svg .mark.hold path { fill:var(--hold); }
+svg .mark.rollback path { fill:var(--rollback); }
+.key { display:inline-flex; align-items:center; gap:4px; margin-right:10px; font-size:12px; }
+.key i { display:inline-block; width:14px; height:3px; background:currentColor; }
+.key.go { color:var(--go); } .key.hold { color:var(--hold); } .key.rollback { color:var(--rollback); }
+.legend { display:flex; flex-wrap:wrap; color:var(--ink); }
+.advice { background:var(--card); border:1px solid var(--line); border-left:4px solid var(--hold); border-radius:8px; padding:6px 14px; margin:12px 0; }
+.advice.go { border-left-color:var(--go); } .advice.rollback { border-left-color:var(--rollback); }
+.advice .decision { text-transform:uppercase; } .advice.go .decision { color:var(--go); }
+.advice.hold .decision { color:var(--hold); } .advice.rollback .decision { color:var(--rollback); }
+.advice table { margin-bottom:8px; }
+svg.spark .series polyline { stroke-width:1.5; } td.trend { padding-top:2px; padding-bottom:0; }
+@media (prefers-color-scheme: dark) {
+  :root { --bg:#0f141b; --card:#161d27; --ink:#e5e9f0; --muted:#9aa4b2; --line:#2a3441; --accent:#7aa7ff;
+          --ok:#4ade80; --bad:#f87171; --warn:#fbbf24; --diff-old:#4c1d1d; --diff-new:#123d26;
+          --plot-bg:#161d27; --plot-grid:#2a3441; --plot-ink:#aab4c3; --s-pct:#c4a1ff; --s-match:#4ade80;
+          --s-legacy:#a3b1c6; --s-new:#7aa7ff; --go:#4ade80; --hold:#fbbf24; --rollback:#f87171;
+          --p0:#7aa7ff; --p1:#f472b6; --p2:#34d399; --p3:#fbbf24; --p4:#c4a1ff; --p5:#22d3ee; --p6:#f87171; }
+  th { background:#1b2430; } tr:hover td { background:#1b2430; } header { background:#05080c; }
+  input, select, textarea { background:#0f141b; color:var(--ink); border-color:var(--line); }
+  .val { background:#0f141b; } button.secondary { background:#161d27; color:var(--ink); }
+}
 """
 
 # Sort any table.sortable by clicking a header; auto-submit filter forms when a select changes.

@@ -11,7 +11,9 @@ from aiohttp import web
 
 from results.store.queries import Thresholds
 from results.store.store import ResultsStore
-from results.ui import handlers
+from config.settings import RampPolicySettings
+from results.advice.trail import RampTrail
+from results.ui import handlers, ramp_handlers
 from results.ui.auth import TOKEN_KEY, auth_middleware, login_get, login_post
 from telemetry.logs import get_logger
 
@@ -41,11 +43,15 @@ def _retention(backend: handlers.Backend, days: float) -> Callable[[web.Applicat
 
 
 def create_app(pool: asyncpg.Pool | None, token: str, *, dsn: str | None = None,
-               retention_days: float | None = None, thresholds: Thresholds = Thresholds()) -> web.Application:
+               retention_days: float | None = None, thresholds: Thresholds = Thresholds(),
+               ramp_trail: RampTrail | None = None,
+               ramp_policy: RampPolicySettings = RampPolicySettings()) -> web.Application:
     """The UI over an open results-database pool (the caller owns it), or, with `pool=None` and
     `dsn`, over a results store the app opens (and migrates) on start-up and closes on clean-up.
     With `retention_days`, results older than that are purged at start-up and then hourly.
-    `thresholds` decide which paths the overview marks inconclusive ([reports] inconclusive_*_pct)."""
+    `thresholds` decide which paths the overview marks inconclusive ([reports] inconclusive_*_pct).
+    `ramp_trail` (the ramp's audit trail, from the composition root) and `ramp_policy` ([ramp.policy])
+    feed the ramp pages (/ramp, /ramp/ENDPOINT) and GET /api/ramp/advice[/ENDPOINT]."""
     if len(token) < 8:
         raise ValueError("the report token must have at least 8 characters")
     if pool is None and dsn is None:
@@ -76,4 +82,5 @@ def create_app(pool: asyncpg.Pool | None, token: str, *, dsn: str | None = None,
     app.router.add_post("/groups/{group_id}/{action}", handlers.group_action)
     app.router.add_get("/api/overview", handlers.api_overview)
     app.router.add_get("/api/rules", handlers.api_rules)
+    ramp_handlers.mount(app, ramp_handlers.RampContext(ramp_trail, ramp_policy))
     return app

@@ -15,6 +15,7 @@ from results.store import queries
 from results.store.lifecycle import LifecycleError, accept_group, fix_group, reopen_group
 from results.store.queries import VERDICTS, Filters, Thresholds, inconclusive_reason, known_paths
 from results.ui.auth import TOKEN_KEY, csrf_value
+from results.ui.trends import trends
 from results.html.templating import page, qs
 
 THRESHOLDS_KEY = web.AppKey("inconclusive_thresholds", Thresholds)
@@ -92,8 +93,9 @@ async def overview(request: web.Request) -> web.Response:
     def path_link(path: str) -> str:
         return "/groups?" + qs(params, path=path, verdict="", status="")
 
+    trend = await trends(pool, [r["path"] for r in view["paths"]], f.since)
     return _html("overview.html", "Overview", nav="overview", error=error, view=_judged(view, request.app[THRESHOLDS_KEY]),
-                 lat=lat, path_link=path_link, params=params, **_form_options())
+                 lat=lat, path_link=path_link, params=params, trends=trend, **_form_options())
 
 
 def _sort_url(params: dict[str, str], sort: str, descending: bool) -> Callable[[str], str]:
