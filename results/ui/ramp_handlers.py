@@ -17,6 +17,7 @@ from results.advice.endpoints import RAMP_ENDPOINTS
 from results.advice.gather import advise_all, advise_endpoint
 from results.advice.timeline import timeline
 from results.advice.trail import RampTrail
+from results.html.templating import page
 from results.ui.handlers import _html, _pool
 from results.ui.plots import ramp_plots
 
@@ -79,6 +80,12 @@ def _dumps(value: Any) -> str:
     import json
 
     return json.dumps(value, default=str)
+
+
+def export_html(views: list[dict[str, Any]]) -> str:
+    """One self-contained HTML file of ramp views (no external URL, no script but the page's own)."""
+    html, _ = page("ramp_export.html", "Ramp report", links=False, views=views, generated=time.time(), rate_text=pct)
+    return html
 
 
 def mount(app: web.Application, ctx: RampContext) -> None:

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from results.advice.decision import Advice, duration, pct
 from results.advice.gather import advise_all
+from results.ui.ramp_handlers import RampContext, export_html, ramp_view
 from shadow_proxy.audit import RampKeys, recent_audit
 from shadow_proxy.ramp import ENDPOINTS, RampControl, RampError
 from wiring.parts import ramp_redis_url, results_dsn
@@ -152,6 +153,56 @@ def _ms(v: float | None) -> str:
     return "–" if v is None else f"{v:.1f}"
 
 
+def _with_results(ctx: click.Context, action):
+    """Run `action(pool, trail)` on the results database and the ramp trail; errors as one line."""
+    settings = settings_from_click(ctx)
+    try:
+        dsn, url = results_dsn(settings), ramp_redis_url(settings)
+    except Exception as exc:
+        raise click.ClickException(f"cannot find the results database or the ramp Redis: {exc}") from None
+
+    async def go():
+        redis = aioredis.from_url(url, decode_responses=True)
+        try:
+            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+        except BaseException:
+            await redis.aclose()
+            raise
+        try:
+            return await action(pool, RedisRampTrail(redis, RampKeys(settings.proxy.ramp_key_prefix)))
+        finally:
+            await pool.close()
+            await redis.aclose()
+
+    try:
+        return asyncio.run(go())
+    except (asyncpg.InvalidCatalogNameError, asyncpg.UndefinedTableError):
+        raise click.ClickException(f"no results database at {dsn}; run `tapcompare stores prepare`") from None
+    except (aioredis.ConnectionError, aioredis.TimeoutError) as exc:
+        raise click.ClickException(f"ramp Redis at {url} unreachable: {exc}") from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot reach the results database {dsn}: {exc}") from None
+
+
+@ramp.command("export")
+@click.option("--out", "out", type=click.Path(dir_okay=False), required=True, help="HTML file to write.")
+@click.argument("endpoint", required=False, type=click.Choice(ENDPOINTS))
+@click.pass_context
+def export(ctx: click.Context, out: str, endpoint: str | None) -> None:
+    """Write the ramp pages (advice and plots per endpoint) as one self-contained HTML file."""
+    policy = settings_from_click(ctx).ramp.policy
+
+    async def action(pool, trail):
+        return [await ramp_view(pool, RampContext(trail, policy), e) for e in ([endpoint] if endpoint else ENDPOINTS)]
+
+    views = _with_results(ctx, action)
+    from pathlib import Path
+
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(export_html(views), encoding="utf-8")
+    click.echo(f"wrote {out}: " + ", ".join(f"{v['endpoint']} {v['advice'].decision}" for v in views))
+
+
 @ramp.command()
 @click.argument("endpoint", required=False, type=click.Choice(ENDPOINTS))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -160,35 +211,13 @@ def _ms(v: float | None) -> str:
 def advise(ctx: click.Context, endpoint: str | None, as_json: bool, fail_unless_go: bool) -> None:
     """Go, hold or roll back per endpoint, from the verdicts since its percentage was set
     (thresholds: [ramp.policy])."""
-    settings = settings_from_click(ctx)
-    try:
-        dsn, url = results_dsn(settings), ramp_redis_url(settings)
-    except Exception as exc:
-        raise click.ClickException(f"cannot find the results database or the ramp Redis: {exc}") from None
+    policy = settings_from_click(ctx).ramp.policy
     endpoints = [endpoint] if endpoint else list(ENDPOINTS)
 
-    async def go() -> list[Advice]:
-        redis = aioredis.from_url(url, decode_responses=True)
-        try:
-            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
-        except BaseException:
-            await redis.aclose()
-            raise
-        try:
-            trail = RedisRampTrail(redis, RampKeys(settings.proxy.ramp_key_prefix))
-            return await advise_all(pool, settings.ramp.policy, trail, endpoints)
-        finally:
-            await pool.close()
-            await redis.aclose()
+    async def action(pool, trail) -> list[Advice]:
+        return await advise_all(pool, policy, trail, endpoints)
 
-    try:
-        advices = asyncio.run(go())
-    except (asyncpg.InvalidCatalogNameError, asyncpg.UndefinedTableError):
-        raise click.ClickException(f"no results database at {dsn}; run `tapcompare stores prepare`") from None
-    except (aioredis.ConnectionError, aioredis.TimeoutError) as exc:
-        raise click.ClickException(f"ramp Redis at {url} unreachable: {exc}") from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot reach the results database {dsn}: {exc}") from None
+    advices = _with_results(ctx, action)
     if as_json:
         click.echo(json.dumps({"advice": [a.to_dict() for a in advices]}, indent=2, default=str))
     else:

@@ -102,6 +102,16 @@ async def test_advise_reads_the_step_from_the_audit_trail_and_the_verdicts_since
     assert cli("ramp", "advise", "create", "--fail-unless-go").returncode == 0
     assert cli("ramp", "advise", "update", "--fail-unless-go").returncode == 1
 
+    # the ramp pages as one self-contained HTML file: plots inline, no external URL
+    out = ARTIFACTS / "ramp-export.html"
+    done = cli("ramp", "export", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "create go" in done.stdout and "update roll back" in done.stdout
+    html = out.read_text(encoding="utf-8")
+    assert html.count('<figure class="plot" data-plot="pct">') == 6
+    assert 'data-endpoint="update" data-decision="roll back"' in html
+    assert "http://" not in html and "https://" not in html and "src=" not in html
+
 
 async def test_advise_says_what_is_missing(cli, stores, results_dsn: str) -> None:
     # the results database exists (fixture) but was never migrated: no tables
