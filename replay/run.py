@@ -49,6 +49,7 @@ class ReplayOptions:
     progress: bool = True
     keep_running: bool = False  # leave the stack serving after the run (the demo); the caller stops it
     thresholds: Thresholds = field(default_factory=Thresholds)  # when a path is inconclusive
+    processes: bool = True  # legacy and rewrite each in a process of their own (replay/stack.py)
     inconclusive: str = "fail"            # fail | warn: what an inconclusive path does to the gate
     require_coverage: list[str] = field(default_factory=list)  # behaviour branches the gate demands
 
@@ -119,7 +120,7 @@ async def run_replay(settings: Settings, stores: ReplayStores, options: ReplayOp
     seed = await seed_both(stores, settings, dataset.seed)
     timings["prepare_and_seed_s"] = time.perf_counter() - t0
     since = dt.datetime.now(dt.timezone.utc)
-    stack = ReplayStack(settings, stores)
+    stack = ReplayStack(settings, stores, processes=options.processes)
     await stack.start()
     try:
         t1 = time.perf_counter()

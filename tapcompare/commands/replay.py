@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import uvloop
 
 from config import Settings
 from datasets.build import BuildOptions, build_dataset
@@ -52,7 +53,8 @@ async def _until_signalled(main: Coroutine[Any, Any, T]) -> T:
 def _run(main: Coroutine[Any, Any, T]) -> T:
     """asyncio.run with SIGTERM treated like Ctrl-C (both end as KeyboardInterrupt here)."""
     try:
-        return asyncio.run(_until_signalled(main))
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(_until_signalled(main))
     except asyncio.CancelledError:
         raise KeyboardInterrupt from None
 
@@ -88,6 +90,8 @@ def _replay(settings: Settings, options: ReplayOptions, stores_dir: str, keep_st
               help="Recreate databases, caches and results first (--no-fresh reuses kept stores; seeds what is missing).")
 @click.option("--lockstep/--overlap", default=True, show_default=True,
               help="Wait for a request's verdicts before its thread's next request (--overlap: primaries only).")
+@click.option("--processes/--one-process", default=True, show_default=True,
+              help="Legacy and rewrite each serve from a process of their own (--one-process: all in one loop).")
 @click.option("--stores-dir", default=DEFAULT_STORES_DIR, show_default=True, help="Where the local servers live.")
 @click.option("--keep-stores", is_flag=True, help="Leave the local servers running (stop: TAPCOMPARE_STORES__LOCAL_DIR=<dir> tapcompare stores down).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -103,7 +107,7 @@ def _replay(settings: Settings, options: ReplayOptions, stores_dir: str, keep_st
 @click.pass_context
 def replay(ctx: click.Context, dataset_path: Path, rate: float | None, concurrency: int, fail_on: str,
            baseline: Path | None, write_baseline: Path | None, out: Path, fresh: bool, lockstep: bool,
-           stores_dir: str, keep_stores: bool, no_progress: bool, inconclusive: str, max_raced_pct: float | None,
+           processes: bool, stores_dir: str, keep_stores: bool, no_progress: bool, inconclusive: str, max_raced_pct: float | None,
            require_coverage: tuple[str, ...]) -> None:
     """Replay DATASET through legacy, proxy and rewrite; write the report; exit by the gate.
 
@@ -122,7 +126,7 @@ def replay(ctx: click.Context, dataset_path: Path, rate: float | None, concurren
         thresholds = replace(thresholds, raced_pct=max_raced_pct)
     options = ReplayOptions(dataset_path, rate, concurrency, fail_on, baseline, write_baseline, out, fresh, lockstep,
                             progress=not no_progress, thresholds=thresholds, inconclusive=inconclusive,
-                            require_coverage=required)
+                            require_coverage=required, processes=processes)
     result = _replay(settings, options, stores_dir, keep_stores)
     print_summary(result, console())
     ctx.exit(result.gate.exit_code)
