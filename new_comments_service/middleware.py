@@ -48,17 +48,23 @@ def api_middleware(registry: CollectorRegistry) -> Callable:
         settings = request.app[SETTINGS].new_service
         count = start_counting()
         identity = None
+        when: RequestTime | None = None  # the request's time, sent back as X-Request-Time like the legacy does
         try:
             tapped = check_tap_headers(request, settings.mode, settings.tap_secret)
             request[TAPPED] = tapped
             if endpoint in WRITE_ENDPOINTS:
                 identity = write_identity(request, tapped, request.app[CLOCK]())
                 request[IDENTITY] = identity
+                when = identity.request_time
             else:
-                request[READ_TIME] = _read_time(request, tapped)
-            return await handler(request)
+                when = _read_time(request, tapped)
+                request[READ_TIME] = when.seconds
+            response = await handler(request)
+            if "X-Request-Time" not in response.headers:
+                response.headers["X-Request-Time"] = when.text
+            return response
         except ApiError as exc:
-            headers = {"X-Request-Time": identity.request_time.text} if identity is not None else None
+            headers = {"X-Request-Time": when.text} if when is not None else None
             return json_response(exc.body(), status=exc.status, headers=headers, raw_json=request[RAW_JSON])
         except Exception:
             log.exception("request_failed", endpoint=endpoint)
@@ -72,8 +78,8 @@ def api_middleware(registry: CollectorRegistry) -> Callable:
     return middleware
 
 
-def _read_time(request: web.Request, tapped: bool) -> float:
+def _read_time(request: web.Request, tapped: bool) -> RequestTime:
     """A tap may carry the legacy's time of the read; otherwise our clock's."""
     raw = request.headers.get(REQUEST_TIME_HEADER) if tapped else None
     parsed = RequestTime.parse(raw) if raw is not None else None
-    return parsed.seconds if parsed is not None else request.app[CLOCK]()
+    return parsed if parsed is not None else RequestTime.from_clock(request.app[CLOCK]())

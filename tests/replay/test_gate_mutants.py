@@ -36,7 +36,9 @@ async def test_planted_bug_fails_the_replay_gate(name, replay_settings, replay_s
                                                  monkeypatch) -> None:
     plant, expected_paths = MUTANTS[name]
     plant(monkeypatch)
-    result = await replay(replay_settings, replay_stores, small_dataset, tmp_path / "out", fail_on="any")
+    # The bug is patched into this process, so the rewrite serves from it (`--one-process`).
+    result = await replay(replay_settings, replay_stores, small_dataset, tmp_path / "out", fail_on="any",
+                          processes=False)
     gate = apply_trust(result.gate, result.counts, lockstep=True, coverage=result.drive.coverage.rows())
     assert not result.incomplete, result.incomplete
     assert not gate.passed and gate.exit_code == EXIT_GATE, gate.reasons

@@ -83,7 +83,7 @@ async def test_gate_fails_on_a_new_group_and_accepts_a_baseline(replay_settings,
     monkeypatch.setattr(cdc, "event_fields", mutated)
     baseline = tmp_path / "baseline.json"
     result = await replay(replay_settings, replay_stores, small_dataset, tmp_path / "out",
-                          fail_on="new-groups", write_baseline=baseline)
+                          fail_on="new-groups", write_baseline=baseline, processes=False)  # the patch lives here
     groups = result.stack.sink.groups
     assert {g.signature.path for g in groups.values()} == {"increment.redis_cdc.parity"}, _failing(result)
     assert not result.gate.passed and result.gate.exit_code == EXIT_GATE
