@@ -103,6 +103,14 @@ class ProxySettings(BaseModel):
     jobs_maxlen: int = Field(default=100_000, ge=100)      # XADD MAXLEN ~: the stream stays bounded
     jobs_backlog_alert: int = Field(default=50_000, ge=1)  # backlog (lag + pending) that is logged and counted
     jobs_claim_idle_s: float = Field(default=30.0, gt=0)   # a dead worker's pending jobs are claimed after this
+    # Circuit breakers on the shadow side's dependencies (the rewrite, the write validation's store
+    # reads, the jobs Redis; judge/breaker.py): after `breaker_failures` failures in a row, calls are
+    # not made for `breaker_open_s` (doubled after each failed probe, up to `breaker_max_open_s`); a
+    # rewrite call not made is a `shadow_error` verdict with reason `circuit_open`.
+    breaker_enabled: bool = True
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_open_s: float = Field(default=2.0, gt=0)
+    breaker_max_open_s: float = Field(default=30.0, gt=0)
 
 
 class ReportSettings(BaseModel):
