@@ -260,6 +260,19 @@ class Parts:
 
         from results.store.queries import Thresholds
 
+        import redis.asyncio as aioredis
+
+        from shadow_proxy.audit import RampKeys
+        from wiring.ramp_trail import RedisRampTrail
+
         rs = self.settings.reports
-        return ui_app(None, rs.token, dsn=self.results_dsn, retention_days=rs.retention_days,
-                      thresholds=Thresholds.from_settings(rs))
+        redis = aioredis.from_url(self.ramp_redis)  # connects on first use: the ramp pages' audit trail
+        app = ui_app(None, rs.token, dsn=self.results_dsn, retention_days=rs.retention_days,
+                     thresholds=Thresholds.from_settings(rs),
+                     ramp_trail=RedisRampTrail(redis, RampKeys(self.settings.proxy.ramp_key_prefix)),
+                     ramp_policy=self.settings.ramp.policy)
+
+        async def close_ramp_redis(_: web.Application) -> None:
+            await redis.aclose()
+        app.on_cleanup.append(close_ramp_redis)
+        return app
