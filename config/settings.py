@@ -110,7 +110,7 @@ class ProxySettings(BaseModel):
     breaker_enabled: bool = True
     breaker_failures: int = Field(default=5, ge=1)
     breaker_open_s: float = Field(default=2.0, gt=0)
-    breaker_max_open_s: float = Field(default=30.0, gt=0)
+    breaker_max_open_s: float = Field(default=10.0, gt=0)
 
 
 class ReportSettings(BaseModel):

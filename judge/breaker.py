@@ -41,7 +41,7 @@ class State(int, Enum):
 class BreakerConfig:
     failures: int = 5        # failures in a row that open the breaker
     open_s: float = 2.0      # the first back-off; doubled after each failed probe
-    max_open_s: float = 30.0
+    max_open_s: float = 10.0
     enabled: bool = True
 
 

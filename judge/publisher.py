@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
 from config import ProxySettings
+from judge.breaker import Breaker
 from judge.codec import encode
 from judge.metrics import BACKLOG_KINDS, BacklogMetrics, PublisherMetrics
 from judge.protocols import RaisedHook
@@ -139,8 +140,10 @@ class JobPublisher:
     worker's race rule knows it, whichever worker validates it, and whenever)."""
 
     def __init__(self, redis: aioredis.Redis, stream: str, maxlen: int, metrics: PublisherMetrics,
-                 raised: RaisedHook, book: Book | None = None) -> None:
+                 raised: RaisedHook, book: Book | None = None, breaker: Breaker | None = None) -> None:
         self._redis, self._stream, self._maxlen = redis, stream, maxlen
+        # The jobs Redis's breaker: while open nothing is sent, and each job is a counted failure.
+        self.breaker = breaker
         self._metrics = metrics
         self._raised = raised
         self.book = book
@@ -156,14 +159,21 @@ class JobPublisher:
             self._raised("order_book", exc)
 
     async def publish(self, job: ComparisonJob) -> bool:
+        if self.breaker is not None and not self.breaker.allow():
+            self._metrics.failed.labels(job.endpoint).inc()
+            return False
         await self._mark_applied(job)
         try:
             data = encode(replace(job, published_at=time.time()))
             await self._redis.xadd(self._stream, {JOB_FIELD: data}, maxlen=self._maxlen, approximate=True)
         except Exception as exc:
+            if self.breaker is not None:
+                self.breaker.failure()
             self._metrics.failed.labels(job.endpoint).inc()
             self._raised("publish", exc)
             return False
+        if self.breaker is not None:
+            self.breaker.success()
         self._metrics.published.labels(job.endpoint).inc()
         return True
 
@@ -176,21 +186,22 @@ class ProxyJobs:
     """What a proxy in stream mode holds: its jobs Redis, the publisher and the backlog monitor."""
 
     def __init__(self, settings: ProxySettings, redis_url: str, registry: CollectorRegistry,
-                 raised: RaisedHook) -> None:
+                 raised: RaisedHook, breaker: Breaker | None = None) -> None:
         self.redis = aioredis.from_url(redis_url, socket_timeout=5.0, socket_connect_timeout=2.0)
         self.publisher = JobPublisher(self.redis, settings.jobs_stream, settings.jobs_maxlen,
                                       PublisherMetrics(registry), raised,
-                                      book=RedisOrderBook(self.redis, order_book_prefix(settings.jobs_stream)))
+                                      book=RedisOrderBook(self.redis, order_book_prefix(settings.jobs_stream)),
+                                      breaker=breaker)
         self.monitor = BacklogMonitor(self.redis, settings.jobs_stream, settings.jobs_group,
                                       settings.jobs_backlog_alert, BacklogMetrics(registry, settings.jobs_backlog_alert))
 
     @classmethod
     def open(cls, settings: ProxySettings, ramp_redis_url: str, registry: CollectorRegistry,
-             raised: RaisedHook) -> "ProxyJobs | None":
+             raised: RaisedHook, breaker: Breaker | None = None) -> "ProxyJobs | None":
         """None in inline mode (the default)."""
         if settings.compare_mode != "stream":
             return None
-        jobs = cls(settings, settings.jobs_redis or ramp_redis_url, registry, raised)
+        jobs = cls(settings, settings.jobs_redis or ramp_redis_url, registry, raised, breaker)
         jobs.monitor.start()
         return jobs
 

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from diff_reports.types import ALL_WRITE_PATHS, TOO_LARGE, Observation, VerdictKind, VerdictRecord
+from judge.breaker import CIRCUIT_OPEN, Breaker
 from judge.protocols import Comparator, RaisedHook, WriteValidator
 from judge.recheck import DEFAULT_ROUNDS, Recheck
 from judge.recording import VerdictRecorder
@@ -33,6 +34,11 @@ def too_large(obs: Observation | None) -> bool:
     return obs is not None and obs.raised and (obs.error or "").startswith(TOO_LARGE_ERROR + ":")
 
 
+def circuit_open(obs: Observation | None) -> bool:
+    """The rewrite was not called: its breaker was open (shadow_proxy.shadower)."""
+    return obs is not None and obs.error == CIRCUIT_OPEN
+
+
 def too_large_record(path: str, job: ComparisonJob, *sides: Observation | None) -> VerdictRecord:
     detail = "; ".join(f"{o.side}: {o.error}" for o in sides if o is not None and too_large(o))
     return VerdictRecord(path, VerdictKind.SKIPPED, job.entity, job.request_id, reason=TOO_LARGE,
@@ -45,8 +51,12 @@ class JobRunner:
 
     def __init__(self, comparator: Comparator, validator: WriteValidator, raised: RaisedHook, *,
                  recheck: RecheckFn | None, validate_timeout_s: float, compare_threads: int = 2,
-                 recheck_rounds: int = DEFAULT_ROUNDS, recorder: VerdictRecorder | None = None) -> None:
+                 recheck_rounds: int = DEFAULT_ROUNDS, recorder: VerdictRecorder | None = None,
+                 validation_breaker: Breaker | None = None) -> None:
         self.recorder = recorder
+        # The store reads of write validation: a validation that fails or finds every store
+        # unreadable counts; while open, the endpoint's store paths are `unavailable` (`circuit_open`).
+        self.validation_breaker = validation_breaker
         self.comparator = comparator
         self.validator = validator
         self._raised = raised
@@ -93,6 +103,9 @@ class JobRunner:
             # The legacy itself failed (its own store down): there is no reference answer to judge by.
             await emit(job.endpoint, VerdictRecord(job.path, VerdictKind.SKIPPED, job.entity, job.request_id,
                                                    reason=f"the legacy itself failed ({job.legacy_status})"))
+            return
+        if circuit_open(job.new):
+            await emit(job.endpoint, _circuit_open_record(job))
             return
         if too_large(job.new) or too_large(job.legacy):
             await emit(job.endpoint, too_large_record(job.path, job, job.legacy, job.new))
@@ -148,21 +161,33 @@ class JobRunner:
 
     async def _write(self, job: ComparisonJob, emit: Emit) -> None:
         assert job.new is not None  # (a refused write may carry no request time: the legacy gave none)
-        if too_large(job.new) or too_large(job.legacy):
+        if circuit_open(job.new):
+            record = _circuit_open_record(job)
+        elif too_large(job.new) or too_large(job.legacy):
             record = too_large_record(job.path, job, job.legacy, job.new)
         else:
             record = await self.compare(job.path, job.legacy, job.new, entity=job.entity, request_id=job.request_id)
         await emit(job.endpoint, record)
+        for extra in await self._validate(job):
+            await emit(job.endpoint, extra)
+
+    async def _validate(self, job: ComparisonJob) -> list[VerdictRecord]:
+        """The store paths' verdicts; `unavailable` for each when validation fails, times out or its
+        breaker is open (the stores are not read then)."""
+        breaker = self.validation_breaker
+        if breaker is not None and not breaker.allow():
+            return _unavailable(job, CIRCUIT_OPEN)
         try:
             async with asyncio.timeout(self._validate_timeout_s):
                 records = await self.validator.validate(job)
         except Exception as exc:  # timeout or validator bug: the paths are `unavailable`, never lost
+            if breaker is not None:
+                breaker.failure()
             self._raised("validate", exc)
-            reason = f"write validation failed: {type(exc).__name__}: {exc}"[:500]
-            records = [VerdictRecord(p.name, VerdictKind.UNAVAILABLE, job.entity, job.request_id, reason=reason)
-                       for p in ALL_WRITE_PATHS if p.endpoint == job.endpoint]
-        for extra in records:
-            await emit(job.endpoint, extra)
+            return _unavailable(job, f"write validation failed: {type(exc).__name__}: {exc}"[:500])
+        if breaker is not None and records:
+            breaker.report(not all(VerdictKind(r.verdict) is VerdictKind.UNAVAILABLE for r in records))
+        return list(records)
 
     async def compare(self, path: str, legacy: Observation, new: Observation, *, entity: str,
                       request_id: str) -> VerdictRecord:
@@ -180,6 +205,16 @@ class JobRunner:
         if raised:
             self._raised("compare", ComparisonFailed(str(raised)))
         return record
+
+
+def _circuit_open_record(job: ComparisonJob) -> VerdictRecord:
+    return VerdictRecord(job.path, VerdictKind.SHADOW_ERROR, job.entity, job.request_id, reason=CIRCUIT_OPEN,
+                         context={"circuit_open": "the rewrite's breaker was open: it was not called"})
+
+
+def _unavailable(job: ComparisonJob, reason: str) -> list[VerdictRecord]:
+    return [VerdictRecord(p.name, VerdictKind.UNAVAILABLE, job.entity, job.request_id, reason=reason)
+            for p in ALL_WRITE_PATHS if p.endpoint == job.endpoint]
 
 
 class ComparisonFailed(Exception):

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from config import ProxySettings
 from diff_reports.types import VerdictKind, VerdictRecord
+from judge.breaker import Breaker, BreakerMetrics, breaker_config
 from judge.health import proxy_ready
 from judge.protocols import Comparator, ComparisonExecutor, NoWriteValidation, RaisedHook, VerdictSink, WriteValidator
 from judge.publisher import ProxyJobs
@@ -57,6 +58,12 @@ class ProxyRuntime:
         self.registry = registry
         self.recorder = recorder  # optional live capture (shadow_proxy.capture), independent of the ramp
         self.metrics = ProxyMetrics(registry)
+        breakers = BreakerMetrics(registry, "tapcompare_proxy")
+        # One breaker per dependency of the shadow side (judge/breaker.py): the rewrite, and (inline)
+        # the write validation's store reads.
+        self.rewrite_breaker = Breaker("rewrite", breaker_config(settings), breakers)
+        self.validation_breaker = Breaker("sister_stores", breaker_config(settings), breakers)
+        self.jobs_breaker = Breaker("jobs_redis", breaker_config(settings), breakers)
         self.keys = RampKeys(settings.ramp_key_prefix)
         self._user_raised = raised
         self.admin = AdminApi({ADMIN_TOKEN_NAME: settings.admin_token, **settings.admin_tokens}, self.keys)
@@ -105,7 +112,7 @@ class ProxyRuntime:
             self.guardrail = Guardrail(GuardrailConfig(s.guard_window_s, s.guard_min_samples,
                                                        s.guard_max_error_rate, s.guard_max_mismatch_rate),
                                        self.control, self.metrics)
-        self.jobs = ProxyJobs.open(s, self.ramp_redis_url, self.registry, self.raised)
+        self.jobs = ProxyJobs.open(s, self.ramp_redis_url, self.registry, self.raised, self.jobs_breaker)
         target = ShadowTarget(self.new_url, self.tap_secret, s.shadow_timeout_s,
                               max_response_bytes=s.max_shadow_response_bytes)
         executor: ComparisonExecutor
@@ -114,7 +121,7 @@ class ProxyRuntime:
         else:
             executor = self.runner = self._inline_runner()
         self.shadower = Shadower(self._shadow_session, target, self.ramp, self.links, executor, self.metrics,
-                                 self.raised)
+                                 self.raised, breaker=self.rewrite_breaker)
         self.queue = ShadowQueue(s.queue_size, s.shadow_workers, self.shadower.handle, self.raised,
                                  lambda ex: self.metrics.dropped.labels(ex.endpoint).inc())
         self.metrics.track_queue_depth(self.queue.depth)
@@ -134,7 +141,8 @@ class ProxyRuntime:
         async def recheck(job: ComparisonJob) -> RecheckReads:
             return await reread(session, job, new_url=self.new_url, legacy_url=self.legacy_url,
                                 timeout_s=s.shadow_timeout_s, max_bytes=s.max_shadow_response_bytes,
-                                observe=lambda side, outcome, took: self.metrics.shadow.labels(side, outcome).observe(took))
+                                observe=lambda side, outcome, took: self.metrics.shadow.labels(side, outcome).observe(took),
+                                breaker=self.rewrite_breaker)
 
         def count(record: VerdictRecord) -> None:
             self.metrics.verdicts.labels(record.path, VerdictKind(record.verdict).value).inc()
@@ -142,7 +150,8 @@ class ProxyRuntime:
         recorder = VerdictRecorder(self.sink, self.guardrail, self.raised, count)
         return JobRunner(self.comparator, self.validator, self.raised,
                          recheck=recheck if s.recheck_read_mismatches else None,
-                         validate_timeout_s=s.validate_timeout_s, recorder=recorder)
+                         validate_timeout_s=s.validate_timeout_s, recorder=recorder,
+                         validation_breaker=self.validation_breaker)
 
     async def stop(self) -> None:
         # Primaries are finished by now (aiohttp drains them first); give queued shadows a moment.

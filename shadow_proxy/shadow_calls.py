@@ -18,6 +18,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from diff_reports.types import Observation
+from judge.breaker import Breaker
 from traffic.shadowed import RecheckReads
 from traffic.shadowed import TOO_LARGE_ERROR
 from shadow_proxy.passthrough import SKIP_AUTO_HEADERS
@@ -91,15 +92,18 @@ def recheck_headers(req: CapturedRequest, request_id: str) -> CIMultiDict[str]:
 
 async def reread(session: aiohttp.ClientSession, job: ComparisonJob, *, new_url: str | None, legacy_url: str,
                  timeout_s: float, max_bytes: int,
-                 observe: Callable[[str, str, float], None] = lambda side, outcome, seconds: None) -> RecheckReads:
-    """The read again at the rewrite (when its address is known), then at the legacy: one recheck
-    round (judge.recheck). `observe(side, outcome, seconds)` times each call."""
+                 observe: Callable[[str, str, float], None] = lambda side, outcome, seconds: None,
+                 breaker: Breaker | None = None) -> RecheckReads:
+    """The read again at the rewrite (when its address is known and its `breaker` lets it), then at
+    the legacy: one recheck round (judge.recheck). `observe(side, outcome, seconds)` times each call."""
     headers = recheck_headers(job.request, job.request_id)
     new = None
-    if new_url:
+    if new_url and (breaker is None or breaker.allow()):
         new, outcome = await call_side(session, new_url, job.request, headers, timeout_s, job.legacy_status,
                                        max_bytes=max_bytes)
         observe("new_recheck", outcome, new.duration_s)
+        if breaker is not None:
+            breaker.report(outcome not in ("timeout", "error"))
     legacy, outcome = await call_side(session, legacy_url, job.request, headers, timeout_s, job.legacy_status,
                                       side="legacy", max_bytes=max_bytes)
     observe("legacy_recheck", outcome, legacy.duration_s)

@@ -25,6 +25,7 @@ import aiohttp
 from multidict import CIMultiDict
 
 from diff_reports.types import TOO_LARGE, Observation, VerdictKind, VerdictRecord, read_response_path, write_response_path
+from judge.breaker import CIRCUIT_OPEN, Breaker
 from judge.codec import job_id_for
 from judge.protocols import ComparisonExecutor, RaisedHook
 from legacy_adapter.codec import to36
@@ -41,6 +42,7 @@ from traffic.routes import ParsedRequest, Unshadowable, is_read, parse_request
 from traffic.shadowed import CapturedRequest, ComparisonJob, JobKind
 
 MALFORMED_TARGET = "malformed_thing_id"
+FAILED_CALLS = ("timeout", "error")  # call_side outcomes the rewrite's breaker counts as failures
 
 
 def legacy_refused(status: int) -> bool:
@@ -59,8 +61,11 @@ class ShadowTarget:
 
 class Shadower:
     def __init__(self, session: aiohttp.ClientSession, target: ShadowTarget, ramp: RampState, links: LinkIndex,
-                 executor: ComparisonExecutor, metrics: ProxyMetrics, raised: RaisedHook) -> None:
+                 executor: ComparisonExecutor, metrics: ProxyMetrics, raised: RaisedHook,
+                 breaker: Breaker | None = None) -> None:
         self._session = session
+        # The rewrite's breaker: while open it is not called, and the job says `circuit_open`.
+        self.breaker = breaker
         self._target = target
         self._ramp = ramp
         self._links = links
@@ -174,9 +179,17 @@ class Shadower:
             ex, "write", write_response_path(ex.endpoint), entity, key, legacy, new=new, request_time=request_time))
 
     async def _call_new(self, ex: Exchange, tap: CIMultiDict[str]) -> Observation:
-        return await self._call(ex, self._target.base_url, tap, ex.endpoint)
+        breaker = self.breaker
+        if breaker is not None and not breaker.allow():
+            self._metrics.shadow.labels(ex.endpoint, CIRCUIT_OPEN).observe(0.0)
+            return Observation("new", error=CIRCUIT_OPEN)
+        obs, outcome = await self._call(ex, self._target.base_url, tap, ex.endpoint)
+        if breaker is not None:
+            # Only unreachable and silent count: an answer, even a 5xx, came back fast.
+            breaker.report(outcome not in FAILED_CALLS)
+        return obs
 
-    async def _call(self, ex: Exchange, base_url: str, tap: CIMultiDict[str], label: str) -> Observation:
+    async def _call(self, ex: Exchange, base_url: str, tap: CIMultiDict[str], label: str) -> tuple[Observation, str]:
         """The same request to `base_url`; failures become the Observation's error."""
         headers = end_to_end(ex.headers, drop=("Host", "Content-Length"))
         for name in [n for n in headers if n.lower().startswith("x-tap-")]:
@@ -188,7 +201,7 @@ class Shadower:
                                        headers, self._target.timeout_s, ex.status,
                                        max_bytes=self._target.max_response_bytes)
         self._metrics.shadow.labels(label, outcome).observe(time.perf_counter() - started)
-        return obs
+        return obs, outcome
 
     async def _skip(self, ex: Exchange, reason: str, *, record: bool = False) -> None:
         """Counted always; handed on as a `skipped` verdict for requests that were sampled."""

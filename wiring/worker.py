@@ -18,6 +18,7 @@ from results.store.store import ResultsStore, ensure_database
 from shadow_proxy.audit import RampKeys
 from shadow_proxy.guardrails import Guardrail, GuardrailConfig
 from traffic.shadowed import ComparisonJob
+from judge.breaker import Breaker, BreakerMetrics, breaker_config
 from judge.health import Check, worker_ready
 from judge.metrics import BacklogMetrics, WorkerMetrics
 from judge.publisher import BacklogMonitor
@@ -50,6 +51,11 @@ class WorkerService:
         self.addresses = addresses
         self.registry = registry or CollectorRegistry()
         self.metrics = WorkerMetrics(self.registry)
+        breakers = BreakerMetrics(self.registry, "tapcompare_worker")
+        # The worker's own dependencies (judge/breaker.py): the store reads of write validation, and
+        # the rewrite read again in a recheck.
+        self.validation_breaker = Breaker("sister_stores", breaker_config(settings), breakers)
+        self.rewrite_breaker = Breaker("rewrite", breaker_config(settings), breakers)
         self.config = WorkerConfig(settings.jobs_stream, settings.jobs_group, consumer, batch=batch,
                                    claim_idle_ms=int(settings.jobs_claim_idle_s * 1000), version=version)
         self._comparator = comparator
@@ -91,7 +97,7 @@ class WorkerService:
             await start()
         self.runner = JobRunner(self._comparator, self._validator, lambda op, e: self.worker.raised(op, e),
                                 recheck=recheck, validate_timeout_s=s.validate_timeout_s,
-                                compare_threads=self._compare_threads)
+                                compare_threads=self._compare_threads, validation_breaker=self.validation_breaker)
         store: JobStore = self._store_view(self.store) if self._store_view is not None else self.store
         self.worker = JobWorker(self.redis, self.config, self.runner, store, self.metrics, guardrail=guardrail)
         await self.worker.ensure_group()
@@ -103,7 +109,8 @@ class WorkerService:
         """The rewrite read again (when its address is known), then the legacy."""
         assert self._session is not None and self.addresses.legacy_url
         return await reread(self._session, job, new_url=self.addresses.new_url, legacy_url=self.addresses.legacy_url,
-                            timeout_s=self.settings.shadow_timeout_s, max_bytes=self.settings.max_shadow_response_bytes)
+                            timeout_s=self.settings.shadow_timeout_s, max_bytes=self.settings.max_shadow_response_bytes,
+                            breaker=self.rewrite_breaker)
 
     async def run(self) -> None:
         await self.worker.run()

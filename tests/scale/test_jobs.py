@@ -9,9 +9,11 @@ from prometheus_client import CollectorRegistry
 from diff_reports.types import Observation, VerdictKind, VerdictRecord
 from judge.codec import decode, encode, job_id_for
 from traffic.shadowed import CapturedRequest, ComparisonJob
+from judge.breaker import Breaker, BreakerConfig, State
 from judge.metrics import BacklogMetrics, PublisherMetrics
 from judge.publisher import BacklogMonitor, JobPublisher, read_backlog
 from tests.proxy.conftest import set_ramp
+from tests.proxy.test_breaker import refusing_rewrite
 from tests.scale.conftest import ALL, Jobs, stored_counts, wait_for
 
 
@@ -88,3 +90,25 @@ async def test_ready_probes(proxy_factory, legacy, new, client, jobs: Jobs, work
         await running.service.store.pool.close()
         resp = await probe.get("/ready")
         assert resp.status == 503 and (await resp.json())["checks"]["results_db"] != "ok"
+
+
+async def test_a_down_jobs_redis_is_not_connected_to_while_its_breaker_is_open() -> None:
+    """The jobs Redis hangs up on every connection: after 2 failed publishes, none is tried."""
+    server, accepted, url = await refusing_rewrite()
+    redis = aioredis.from_url(url.replace("http://", "redis://"), socket_connect_timeout=1.0)
+    metrics = PublisherMetrics(CollectorRegistry())
+    raised: list[BaseException] = []
+    breaker = Breaker("jobs_redis", BreakerConfig(failures=2, open_s=60.0))
+    publisher = JobPublisher(redis, "tapcompare:jobs:breaker", 1000, metrics, lambda op, e: raised.append(e),
+                             breaker=breaker)
+    try:
+        assert [await publisher.publish(job(i)) for i in range(2)] == [False, False]
+        assert breaker.state is State.OPEN
+        connections = len(accepted)
+        assert [await publisher.publish(job(i)) for i in range(2, 6)] == [False] * 4
+        assert len(accepted) == connections and len(raised) == 2
+        assert metrics.failed.labels("info")._value.get() == 6  # each job counted, none silently lost
+    finally:
+        await redis.aclose()
+        server.close()
+        await server.wait_closed()
