@@ -9,6 +9,7 @@ from dataclasses import asdict
 
 import click
 import redis.asyncio as aioredis
+import uvloop
 from aiohttp import web
 
 from legacy_adapter.app import create_app
@@ -50,7 +51,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, consume: bool)
     _, production = _production(ctx)
     configure_logging()
     app = create_app(production, settings, consume=consume)
-    web.run_app(app, host=host, port=port or settings.legacy.port, print=click.echo)
+    web.run_app(app, host=host, port=port or settings.legacy.port, print=click.echo, loop=uvloop.new_event_loop())
 
 
 @legacy.command()

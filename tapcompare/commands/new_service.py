@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+import uvloop
 from aiohttp import web
 
 from sister_stores.guard import SameStoreError
@@ -43,4 +44,4 @@ def serve(ctx: click.Context, host: str | None, port: int | None, mode: str | No
     port = port if port is not None else ns.port
     app = create_app(settings, production, sister if ns.mode == "tap" else None)
     click.echo(f"new comments service ({ns.mode} mode) on http://{host}:{port}")
-    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    web.run_app(app, host=host, port=port, print=None, access_log=None, loop=uvloop.new_event_loop())

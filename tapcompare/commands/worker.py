@@ -7,11 +7,11 @@ all of it built by the composition root (`wiring.parts.Parts`), as in the inline
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 
 import click
+import uvloop
 
 from wiring.worker import serve_worker
 from wiring.parts import Parts, WiringError
@@ -50,6 +50,6 @@ def worker(ctx: click.Context, consumer: str | None, host: str, port: int, batch
     click.echo(f"worker {service.config.consumer} on http://{host}:{port} (jobs {parts.jobs_redis}, "
                f"results {parts.results_dsn})", err=True)
     try:
-        asyncio.run(serve_worker(service, host, port))
+        uvloop.run(serve_worker(service, host, port))
     except OSError as exc:
         raise click.ClickException(f"worker could not start: {exc}") from None
