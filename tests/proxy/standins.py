@@ -80,7 +80,8 @@ def make_backend(state: BackendState) -> web.Application:
     @web.middleware
     async def misbehave(request: web.Request, handler):
         state.seen.append({"method": request.method, "path": request.raw_path,
-                           "headers": CIMultiDict(request.headers), "body": await request.read()})
+                           "headers": CIMultiDict(request.headers), "body": await request.read(),
+                           "peer": request.transport.get_extra_info("peername") if request.transport else None})
         if state.role == "new":
             tap = {k: v for k, v in request.headers.items() if k.lower().startswith("x-tap-")}
             if tap and tap.get("X-Tap-Secret") != TAP_SECRET:
