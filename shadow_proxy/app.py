@@ -64,6 +64,7 @@ class ProxyRuntime:
         self.rewrite_breaker = Breaker("rewrite", breaker_config(settings), breakers)
         self.validation_breaker = Breaker("sister_stores", breaker_config(settings), breakers)
         self.jobs_breaker = Breaker("jobs_redis", breaker_config(settings), breakers)
+        self.links_breaker = Breaker("control_redis", breaker_config(settings), breakers)  # the link index
         self.keys = RampKeys(settings.ramp_key_prefix)
         self._user_raised = raised
         self.admin = AdminApi({ADMIN_TOKEN_NAME: settings.admin_token, **settings.admin_tokens}, self.keys)
@@ -97,7 +98,7 @@ class ProxyRuntime:
         self.ramp = RampState(self.redis, self.keys, s.ramp_refresh_s, on_change=self._ramp_changed)
         await self.ramp.start()
         self.admin.bind(self.control, self.ramp, self.redis)
-        self.links = LinkIndex(self.redis, self.keys, s.link_cache_size)
+        self.links = LinkIndex(self.redis, self.keys, s.link_cache_size, breaker=self.links_breaker)
         # Separate pools: a slow or dead new service can never take the legacy's connections.
         self._legacy_session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=s.legacy_pool_size, keepalive_timeout=30),

@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+import redis.asyncio as aioredis
+
 from diff_reports.types import Observation, VerdictKind, VerdictRecord
 from judge.breaker import CIRCUIT_OPEN, Breaker, BreakerConfig, State
 from judge.runner import JobRunner
+from shadow_proxy.audit import RampKeys
+from shadow_proxy.links import LinkIndex
 from tests.proxy.conftest import EqualityComparator, metric, set_ramp, settle
 from tests.proxy.test_isolation import primaries
 from tests.support.waiting import eventually
@@ -141,3 +146,21 @@ async def test_validation_breaker_skips_the_store_reads_while_open() -> None:
     store_paths = [r for r in seen if r.path != "increment.response"]
     assert len(store_paths) == 4 * 6 and all(r.verdict is VerdictKind.UNAVAILABLE for r in store_paths)
     assert sum(r.reason == CIRCUIT_OPEN for r in store_paths) == 2 * 6
+
+
+async def test_a_down_control_redis_is_not_asked_for_links_while_open() -> None:
+    server, accepted, url = await refusing_rewrite()
+    redis = aioredis.from_url(url.replace("http://", "redis://"), socket_connect_timeout=1.0)
+    links = LinkIndex(redis, RampKeys("tapcompare"), 10, breaker=Breaker("control_redis", BreakerConfig(2, 60.0)))
+    try:
+        for _ in range(2):
+            with pytest.raises(Exception):
+                await links.link_of("t1_9")
+        connections = len(accepted)
+        await links.learn({"kind": "t1", "data": {"name": "t1_5", "link_id": "t3_b"}})  # the local cache only
+        assert [await links.link_of("t1_9"), await links.link_of("t1_5")] == [None, "t3_b"]
+        assert len(accepted) == connections
+    finally:
+        await redis.aclose()
+        server.close()
+        await server.wait_closed()
