@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 import orjson
 from aiohttp import web
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from traffic.exchange import Exchange
 from shadow_proxy.metrics import PASSTHROUGH, ProxyMetrics
@@ -78,7 +78,7 @@ class Forwarder:
                 compress=None, chunked=None,
             ) as upstream:
                 status, reason = upstream.status, upstream.reason
-                legacy_headers = CIMultiDict(upstream.headers)
+                legacy_headers = upstream.headers  # copied only when the exchange is handed off
                 legacy_body = await upstream.read()
         except (asyncio.TimeoutError, TimeoutError):
             self._metrics.legacy_errors.labels("timeout").inc()
@@ -116,7 +116,7 @@ class Forwarder:
             self._completed_changed.notify_all()
 
     def _hand_off(self, request: web.Request, endpoint: str, request_id: str, headers: CIMultiDict[str],
-                  body: bytes | None, status: int, legacy_headers: CIMultiDict[str], legacy_body: bytes,
+                  body: bytes | None, status: int, legacy_headers: CIMultiDictProxy[str], legacy_body: bytes,
                   legacy_s: float) -> None:
         """After the client has its answer: one non-blocking offer to the shadow queue (when the
         endpoint is ramped) and one to the live capture (when on). Neither may fail the request."""
@@ -127,7 +127,8 @@ class Forwarder:
             exchange = Exchange(
                 endpoint=endpoint, request_id=request_id, method=request.method, raw_path=request.raw_path,
                 path=request.path, raw_query=request.rel_url.raw_query_string, headers=headers, body=body,
-                status=status, legacy_headers=legacy_headers, legacy_body=legacy_body, legacy_duration_s=legacy_s,
+                status=status, legacy_headers=CIMultiDict(legacy_headers), legacy_body=legacy_body,
+                legacy_duration_s=legacy_s,
                 received_at=time.time(),
             )
         except Exception as exc:

@@ -36,15 +36,23 @@ def _clean(value: str) -> str:
         return value.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
-def end_to_end(headers: CIMultiDictProxy[str] | CIMultiDict[str], *, drop: tuple[str, ...] = ()) -> CIMultiDict[str]:
+Headers = CIMultiDictProxy[str] | CIMultiDict[str]
+
+
+def end_to_end(headers: Headers, *, drop: tuple[str, ...] = ()) -> CIMultiDict[str]:
     """A copy without hop-by-hop headers (including any the Connection header names)."""
-    named = {t.strip().lower() for v in headers.getall("Connection", []) for t in v.split(",")}
-    skip = HOP_BY_HOP | named | {d.lower() for d in drop}
     out: CIMultiDict[str] = CIMultiDict()
+    add_end_to_end(headers, out, drop=drop)
+    return out
+
+
+def add_end_to_end(headers: Headers, out: CIMultiDict[str], *, drop: tuple[str, ...] = ()) -> None:
+    """`headers` without hop-by-hop ones added to `out` in their order (no copy in between)."""
+    named = {t.strip().lower() for v in headers.getall("Connection", ()) for t in v.split(",")}
+    skip = HOP_BY_HOP | named | {d.lower() for d in drop} if named or drop else HOP_BY_HOP
     for name, value in headers.items():
         if name.lower() not in skip:
             out.add(_clean(name), _clean(value))
-    return out
 
 
 @dataclass
@@ -117,12 +125,12 @@ class _LegacyResponse(web.StreamResponse):
 
 
 async def send_response(request: web.Request, status: int, reason: str | None,
-                        headers: CIMultiDict[str], body: bytes) -> web.StreamResponse:
+                        headers: Headers, body: bytes) -> web.StreamResponse:
     """Write the legacy's response to the client and finish it (before any shadow work)."""
     response = _LegacyResponse(status=status, reason=reason)
     response._absent = tuple(h for h in ("Content-Type", "Date", "Server") if h not in headers)
     # Headers keep the legacy's order; Content-Length stays where it was when it is the body's.
-    response.headers.extend(end_to_end(headers))
+    add_end_to_end(headers, response.headers)
     bodiless = request.method == "HEAD" or status in (204, 304) or 100 <= status < 200
     if not bodiless and response.headers.get("Content-Length") != str(len(body)):
         response.headers.popall("Content-Length", None)
