@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -263,10 +263,110 @@ class RampPolicySettings(BaseModel):
     max_sql_ratio: float | None = Field(default=None, gt=0)  # mean SQL statements rewrite/legacy; None: report only
 
 
+RAMP_ENDPOINT = Literal["info", "comments", "morechildren", "create", "update", "increment"]
+
+
+class RampPlanSettings(BaseModel):
+    """One declared ramp plan (`[[ramp.plan]]`; `tapcompare ramp plan start ENDPOINT` runs it).
+
+    At each step the plan waits until the step has lasted `min_minutes` and the endpoint's response
+    path has `min_samples` verdicts, then asks the advisor with `policy` (`[ramp.policy]` with this
+    plan's overrides; the step's `min_minutes` and `min_samples` in place of the policy's
+    `min_step_minutes` and `min_samples`): go sets the next step, hold pauses, roll back ramps down
+    to the previous step (`rollback_to = "previous"`, 0 from the first) or to 0 (`"zero"`)."""
+
+    model_config = _STRICT
+
+    endpoint: RAMP_ENDPOINT
+    steps: list[float] = Field(min_length=1)  # percentages, rising strictly, e.g. [1, 5, 25, 50, 100]
+    # Per step: one number for every step or a list as long as `steps`; unset: the policy's
+    # min_step_minutes / min_samples.
+    min_minutes: float | list[float] | None = None
+    min_samples: int | list[int] | None = None
+    rollback_to: Literal["previous", "zero"] = "previous"
+    policy: RampPolicySettings = RampPolicySettings()  # [ramp.policy] merged with [ramp.plan.policy]
+
+    @field_validator("steps")
+    @classmethod
+    def _rising(cls, steps: list[float]) -> list[float]:
+        if any(not 0 < s <= 100 or round(s, 2) != s for s in steps) or any(b <= a for a, b in zip(steps, steps[1:])):
+            raise ValueError("percentages above 0 and at most 100 (two decimals), rising strictly, "
+                             "e.g. [1, 5, 25, 50, 100]")
+        return steps
+
+    @field_validator("min_minutes", "min_samples")
+    @classmethod
+    def _per_step(cls, value: float | list[float] | int | list[int] | None, info: ValidationInfo
+                  ) -> float | list[float] | int | list[int] | None:
+        values = value if isinstance(value, list) else [] if value is None else [value]
+        if any(v < 0 or (info.field_name == "min_samples" and v < 1) for v in values):
+            raise ValueError("at least 1 sample" if info.field_name == "min_samples" else "minutes of 0 or more")
+        steps = info.data.get("steps")
+        if isinstance(value, list) and steps is not None and len(value) != len(steps):
+            raise ValueError(f"one number for every step, or a list of {len(steps)} (one per step of {steps})")
+        return value
+
+    def _per(self, value: float | list[float] | int | list[int] | None, default: float) -> tuple[float, ...]:
+        if isinstance(value, list):
+            return tuple(float(v) for v in value)
+        return (float(default if value is None else value),) * len(self.steps)
+
+    @property
+    def step_minutes(self) -> tuple[float, ...]:
+        return self._per(self.min_minutes, self.policy.min_step_minutes)
+
+    @property
+    def step_samples(self) -> tuple[int, ...]:
+        return tuple(int(v) for v in self._per(self.min_samples, self.policy.min_samples))
+
+
 class RampSettings(BaseModel):
     model_config = _STRICT
 
     policy: RampPolicySettings = RampPolicySettings()
+    plan: list[RampPlanSettings] = []
+    # The plan executor (`tapcompare ramp plan run`): how often it looks, and the Redis lease that
+    # lets one executor of the fleet act (renewed every tick; another takes over once it lapses).
+    plan_tick_s: float = Field(default=5.0, gt=0)
+    plan_lease_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plan_policies(cls, data: Any) -> Any:
+        """Each plan's policy is [ramp.policy] with the plan's own [ramp.plan.policy] keys over it."""
+        if not isinstance(data, dict) or not isinstance(data.get("plan"), list):
+            return data
+        base = data.get("policy", {})
+        base = base.model_dump(exclude_defaults=True) if isinstance(base, BaseModel) else base
+        if not isinstance(base, dict):
+            return data
+        plans = []
+        for plan in data["plan"]:
+            if isinstance(plan, dict):
+                own = plan.get("policy", {})
+                if isinstance(own, dict):
+                    plan = {**plan, "policy": {**base, **own}}
+            plans.append(plan)
+        return {**data, "plan": plans}
+
+    @field_validator("plan")
+    @classmethod
+    def _one_per_endpoint(cls, plans: list[RampPlanSettings]) -> list[RampPlanSettings]:
+        seen = [p.endpoint for p in plans]
+        twice = sorted({e for e in seen if seen.count(e) > 1})
+        if twice:
+            raise ValueError(f"one plan per endpoint; {', '.join(twice)} has more than one")
+        return plans
+
+    @model_validator(mode="after")
+    def _lease_outlives_tick(self) -> RampSettings:
+        if self.plan_lease_s <= self.plan_tick_s:
+            raise ValueError(f"plan_lease_s above plan_tick_s ({self.plan_tick_s:g}), so the executor renews "
+                             "its lease before it lapses")
+        return self
+
+    def plan_for(self, endpoint: str) -> RampPlanSettings | None:
+        return next((p for p in self.plan if p.endpoint == endpoint), None)
 
 
 class Settings(BaseModel):
