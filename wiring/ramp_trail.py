@@ -1,5 +1,8 @@
 """The ramp advisor's view of the audit trail (results.advice.trail.RampTrail) over the proxy's
-Redis state: the percentages hash and the audit stream of shadow_proxy.audit. Read-only."""
+Redis state: the percentages hash and the audit stream of shadow_proxy.audit. Read-only.
+
+An entry whose percentage did not change (from = to: a ramp plan's pause, abort or finish noted in
+the trail, or setting the value it already had) starts no step, so the trail leaves it out."""
 
 from __future__ import annotations
 
@@ -41,6 +44,8 @@ class RedisRampTrail:
                     continue
                 change = RampChange(float(f.get("at", 0)), endpoint, float(f.get("from", 0)), float(f.get("to", 0)),
                                     f.get("who", "?"), f.get("why", ""))
+                if change.from_pct == change.to_pct:
+                    continue
                 found.append(change)
                 if since is None or change.at < since:
                     return found[::-1]
