@@ -25,7 +25,7 @@ from typing import Any
 import asyncpg
 import redis.asyncio as aioredis
 
-from config.settings import RampPlanSettings
+from config.settings import RampPlanSettings, Settings
 from results.advice.decision import Step, advise
 from results.advice.gather import evidence
 from results.advice.plan import (ACTIVE, Move, PlanError, PlanState, aborted, fmt_pct, next_move, outside_change,
@@ -203,6 +203,11 @@ class PlanRunner:
         self._pool: asyncpg.Pool | None = None
         self._task: asyncio.Task[None] | None = None
         self.executor: PlanExecutor | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, ramp_redis: str, results_dsn: str) -> PlanRunner:
+        return cls(ramp_redis, results_dsn, RampKeys(settings.proxy.ramp_key_prefix),
+                   tick_s=settings.ramp.plan_tick_s, lease_s=settings.ramp.plan_lease_s)
 
     async def start(self) -> None:
         self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=2)

@@ -1,4 +1,4 @@
-"""`tapcompare ramp show|set ENDPOINT PCT|kill|advise [ENDPOINT]`: the per-endpoint shadow percentages.
+"""`tapcompare ramp show|set ENDPOINT PCT|kill|advise [ENDPOINT]|export|plan ...`: the per-endpoint shadow percentages.
 
 Changes go straight to the ramp state in Redis (audited, published); running proxies pick them up
 within milliseconds, without a restart. `advise` reads the live verdicts from the results store
@@ -26,6 +26,7 @@ from shadow_proxy.audit import RampKeys, recent_audit
 from shadow_proxy.ramp import ENDPOINTS, RampControl, RampError
 from wiring.parts import ramp_redis_url, results_dsn
 from wiring.ramp_trail import RedisRampTrail
+from tapcompare.commands.ramp_plan import plan
 from tapcompare.context import console, settings_from_click
 
 
@@ -62,6 +63,9 @@ def _run(ctx: click.Context, action):
 @click.group()
 def ramp() -> None:
     """Show and change the per-endpoint shadow percentages (sticky by thread)."""
+
+
+ramp.add_command(plan)  # `ramp plan start|pause|resume|abort|status|run` (tapcompare/commands/ramp_plan.py)
 
 
 @ramp.command()
