@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import redis.asyncio as aioredis
+import uvloop
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -186,6 +187,15 @@ PROXY = web.AppKey("tapcompare_proxy", ProxyRuntime)
 # The proxy's HTTP server must hand it the client's request bytes as sent: aiohttp would otherwise
 # decode a Content-Encoding'd body, and the legacy would get decoded bytes still labelled as encoded.
 RUNNER_OPTIONS: dict[str, Any] = {"auto_decompress": False}
+
+
+def serve_forever(app: web.Application, host: str, port: int) -> None:
+    """Serve the proxy app until SIGINT/SIGTERM on a uvloop loop (`tapcompare proxy serve`).
+
+    RUNNER_OPTIONS reach the request handler as keywords: aiohttp 3.14's run_app has no
+    `handler_args`, and an unknown keyword makes aiohttp drop every custom handler option."""
+    web.run_app(app, host=host, port=port, access_log=None, print=None, loop=uvloop.new_event_loop(),
+                **RUNNER_OPTIONS)
 
 
 def runner_options(app: web.Application) -> dict[str, Any]:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import click
-import uvloop
-from aiohttp import web
 
-from shadow_proxy.app import RUNNER_OPTIONS
+from shadow_proxy.app import serve_forever
 from wiring.parts import Parts, WiringError
 from sister_stores.guard import SameStoreError
 from sister_stores.local_servers import LocalStoreError
@@ -50,8 +48,4 @@ def serve(ctx: click.Context, host: str | None, port: int | None, responses_only
               + f"; results in {parts.results_dsn}")
     click.echo(f"shadow proxy on http://{host}:{port} -> legacy {parts.legacy_url}, rewrite {parts.new_url} "
                f"({mode} mode: {judged})", err=True)
-    # RUNNER_OPTIONS go to the request handler as keywords: under aiohttp 3.14 `handler_args=` reached
-    # it as one unknown keyword, and aiohttp fell back to dropping every custom option (the request
-    # body auto-decompressed, keep-alive and access-log settings lost).
-    web.run_app(app, host=host, port=port, access_log=None, print=None, loop=uvloop.new_event_loop(),
-                **RUNNER_OPTIONS)
+    serve_forever(app, host, port)
