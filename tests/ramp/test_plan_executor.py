@@ -70,3 +70,27 @@ async def test_lease_kill_switch_resume_and_a_second_executor(stores, results_st
         assert aborted.reason == "plan aborted at step 2 of 2 (5%) by cli:ana; info stays at 5%: enough"
     finally:
         await redis.aclose()
+
+
+async def test_a_hold_pauses_the_plan_with_the_reason_in_the_trail_and_the_percentage_unchanged(
+        stores, results_store: ResultsStore) -> None:
+    redis = aioredis.from_url(stores.sister.redis)
+    keys = RampKeys("planhold")
+    try:
+        control = PlanControl(redis, keys)
+        executor = PlanExecutor(control, results_store.pool, tick_s=0.1, lease_s=5, holder="only")
+        plan = RampPlanSettings(endpoint="create", steps=[5, 25], min_minutes=0, min_samples=30,
+                                policy={"max_mismatch_rate_pct": 20})
+        await control.start(plan, who="cli:ana")
+        # 1 mismatch in 30 on each store path: below the limit, but each is an open group to review
+        await write(results_store, verdicts("create", 30, time.time(), mismatches=1))
+        await executor.tick()
+        view = (await control.status(["create"]))[0]
+        assert view.state is not None and view.state.status == "paused" and view.pct_now == 5
+        assert view.state.reason.startswith("plan paused at step 1 of 2 (5%): hold: 6 open groups seen at this step "
+                                            "need review"), view.state.reason
+        note = (await recent_audit(redis, keys, 1))[0]
+        assert (note.endpoint, note.who, note.from_pct, note.to_pct, note.why) == (
+            "create", "plan:only", 5, 5, view.state.reason)
+    finally:
+        await redis.aclose()
