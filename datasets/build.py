@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from datasets import probes
+from datasets import probes, thresholds
 from datasets.format import FORMAT_NAME, FORMAT_VERSION, SORTS, DatasetError
 
 DELETED = "[deleted]"
@@ -37,6 +37,7 @@ class BuildOptions:
     read_every: int = 20         # a round of reads after this many writes in a thread
     max_comments_per_thread: int | None = None
     probes: bool = True          # synthetic comments and requests reaching the legacy's branches (probes.py)
+    score_hide_mins: int = 60    # the subreddit of the first thread hides scores this long (0: none does)
 
 
 @dataclass
@@ -270,6 +271,10 @@ def build_dataset(threads_dir: str | Path, options: BuildOptions = BuildOptions(
         log += _reads(rng, link_name, th.comments, existing)
         logs.append(log)
 
+    if options.probes and threads:
+        extra_seed, extra_log = _dataset_probes(rng, threads, voters, next_id)
+        seed_records += extra_seed
+        logs.append(extra_log)
     requests = _interleave(rng, logs)
     counts: dict[str, int] = {}
     for r in requests:
@@ -279,8 +284,38 @@ def build_dataset(threads_dir: str | Path, options: BuildOptions = BuildOptions(
               "dropped_orphans": sum(t.dropped_orphans for t in threads), "requests": counts}
     account_records = [{"kind": "account", "name": a} for a in sorted(accounts - {DELETED})]
     subreddits = sorted({r["subreddit"] for r in seed_records if r["kind"] == "link"})
-    return [header, *account_records, *({"kind": "subreddit", "name": s} for s in subreddits), *seed_records,
+    hiding = _hiding_subreddit(threads) if options.score_hide_mins > 0 else None
+    subreddit_records = [{"kind": "subreddit", "name": s, **({"comment_score_hide_mins": options.score_hide_mins}
+                                                              if s == hiding else {})} for s in subreddits]
+    return [header, *account_records, *subreddit_records, *seed_records,
             *({"kind": "request", "seq": i, **r} for i, r in enumerate(requests, start=1))]
+
+
+def _hiding_subreddit(threads: list[_Thread]) -> str:
+    """The subreddit that hides scores: the first thread's (by file name), whatever the threads."""
+    return str(threads[0].link.get("subreddit", "unknown"))
+
+
+def _dataset_probes(rng: random.Random, threads: list[_Thread], voters: list[str],
+                    first_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Once per dataset, on two synthetic links in the score-hiding subreddit: both sides of every
+    threshold (thresholds.py), the repeats and the refusals (probes.write_probes). Link and comment
+    ids lie above every real one; `unknown` lies far above what the legacy's sequence will assign."""
+    post = threads[0].link
+    top_link = max(int(t.link["name"][3:], 36) for t in threads)
+    deep, wide = (f"t3_{probes.b36(top_link + k)}" for k in (1, 2))
+    t0 = float(post.get("created_utc", 0)) + 120.0
+    records: list[dict[str, Any]] = [
+        {"kind": "link", "fullname": name, "subreddit": _hiding_subreddit(threads), "author": probes.AUTHOR,
+         "title": f"probe: {what}", "url": "", "selftext": "", "created_utc": t0 - 60, "score": 1, "synthetic": True}
+        for name, what in ((deep, "thresholds, repeats and refusals"), (wide, "limit clamps"))]
+    count = thresholds.NAMES_NEEDED + probes.REFUSAL_NAMES
+    names = [f"t1_{probes.b36(first_id + i)}" for i in range(count)]
+    unknown = f"t1_{probes.b36(first_id + count + 10**9)}"
+    seeds, log = thresholds.threshold_probes(rng, deep, wide, names[:thresholds.NAMES_NEEDED], voters, t0,
+                                             probes.AUTHOR, probes.OTHER)
+    more_seeds, more_log = probes.write_probes(deep, names[thresholds.NAMES_NEEDED:], unknown, voters, t0 + 600)
+    return records + seeds + more_seeds, log + more_log
 
 
 def _reads(rng: random.Random, link: str, comments: list[dict[str, Any]], existing: list[str]) -> list[dict[str, Any]]:

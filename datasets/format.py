@@ -56,6 +56,7 @@ class SeedRecord(TypedDict, total=False):
     gilded: int
     spam: bool
     synthetic: bool
+    comment_score_hide_mins: int               # subreddit: minutes a new comment's score is hidden
 
 
 class RequestRecord(TypedDict, total=False):
@@ -79,6 +80,7 @@ class RequestRecord(TypedDict, total=False):
     ids: list[str]                             # read_info
     children: list[str]                        # read_morechildren: base36 ids
     probe: str                                 # documentation only
+    invalid: str                               # a refusal probe: "user" or "target" need not exist
 
 
 class DatasetError(ValueError):

@@ -35,7 +35,7 @@ ESCAPE_TEXT = "probe: a < b && c > d, <script>x</script>"
 BLANK_TEXT = " \t\n  "
 
 
-def _b36(n: int) -> str:
+def b36(n: int) -> str:
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     out = ""
     while True:
@@ -48,7 +48,7 @@ def _b36(n: int) -> str:
 def thread_probes(rng: random.Random, link: str, post: dict[str, Any], comments: list[dict[str, Any]],
                   voters: list[str], first_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(seed records, log requests) of one thread's probe set; ids first_id .. first_id+IDS_PER_THREAD-1."""
-    names = [f"t1_{_b36(first_id + i)}" for i in range(IDS_PER_THREAD)]
+    names = [f"t1_{b36(first_id + i)}" for i in range(IDS_PER_THREAD)]
     t0 = float(post.get("created_utc", 0)) + 60.0
     base = {"link": link, "distinguished": None, "stickied": False, "gilded": 0, "deleted": False, "spam": False,
             "synthetic": True}
@@ -131,3 +131,86 @@ def thread_probes(rng: random.Random, link: str, post: dict[str, Any], comments:
          "probe": "morechildren over the cap, raw_json=1"},
     ]
     return seeds, log
+
+
+MALFORMED = "t1_not-base36!"  # the legacy answers NO_THING_ID (codec.from36)
+REFUSAL_NAMES = 9            # seeded comments and refs write_probes uses
+
+
+def write_probes(link: str, names: list[str], unknown: str, voters: list[str],
+                 t0: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Repeats and refusals, once per dataset: the same vote, edit and create twice; an edit by
+    someone else; a create, edit and vote without auth, naming a malformed id and naming an id
+    production never assigns (`unknown`); an edit, vote and reply on a comment removed as spam
+    (which the legacy accepts). Requests that name on purpose what does not exist say so in
+    `"invalid"` ("user" or "target"), so the validator lets exactly that through."""
+    base = {"link": link, "distinguished": None, "stickied": False, "gilded": 0, "deleted": False,
+            "synthetic": True, "score": 1}
+    mine, removed, voted = names[:3]
+    seeds = [
+        {**base, "kind": "comment", "fullname": mine, "parent": link, "author": AUTHOR, "body": "probe: mine",
+         "created_utc": t0, "spam": False},
+        {**base, "kind": "comment", "fullname": removed, "parent": link, "author": OTHER,
+         "body": "probe: removed as spam, still editable", "created_utc": t0 + 1, "spam": True},
+        {**base, "kind": "comment", "fullname": voted, "parent": link, "author": OTHER, "body": "probe: voted twice",
+         "created_utc": t0 + 2, "spam": False},
+    ]
+    first, second, reply, no_auth, bad, nowhere, *_ = names[3:]
+    voter = voters[0]
+
+    def create(user: str, parent: str, ref: str, probe: str, **extra: Any) -> dict[str, Any]:
+        return {"op": "create", "user": user, "parent": parent, "text": f"probe: {probe}", "ref": ref,
+                "probe": probe, **extra}
+
+    def edit(user: str, thing: str, text: str, probe: str, **extra: Any) -> dict[str, Any]:
+        return {"op": "update", "user": user, "thing": thing, "text": text, "probe": probe, **extra}
+
+    def vote(user: str, thing: str, probe: str, **extra: Any) -> dict[str, Any]:
+        return {"op": "increment", "user": user, "thing": thing, "dir": 1, "probe": probe, **extra}
+
+    twice = "probe: the same create submitted twice"
+    log: list[dict[str, Any]] = [
+        {"op": "create", "user": AUTHOR, "parent": link, "text": twice, "ref": first, "probe": "repeat.create"},
+        {"op": "create", "user": AUTHOR, "parent": link, "text": twice, "ref": second, "probe": "repeat.create"},
+        edit(AUTHOR, first, "probe: the same edit twice", "repeat.edit (in the window)"),
+        edit(AUTHOR, first, "probe: the same edit twice", "repeat.edit (in the window)"),
+        vote(voter, voted, "repeat.vote"),
+        vote(voter, voted, "repeat.vote"),
+        edit(OTHER, mine, "probe: not mine", "refusal.edit.not_author"),
+        create("", link, no_auth, "refusal.create.missing_auth", invalid="user"),
+        edit("", mine, "probe: no auth", "refusal.edit.missing_auth", invalid="user"),
+        vote("", voted, "refusal.vote.missing_auth", invalid="user"),
+        create(AUTHOR, MALFORMED, bad, "refusal.create.malformed_id", invalid="target"),
+        edit(AUTHOR, MALFORMED, "probe: malformed", "refusal.edit.malformed_id", invalid="target"),
+        vote(AUTHOR, MALFORMED, "refusal.vote.malformed_id", invalid="target"),
+        create(AUTHOR, unknown, nowhere, "refusal.create.unknown_id", invalid="target"),
+        edit(AUTHOR, unknown, "probe: unknown", "refusal.edit.unknown_id", invalid="target"),
+        vote(AUTHOR, unknown, "refusal.vote.unknown_id", invalid="target"),
+        edit(OTHER, removed, "probe: removed, edited by its author", "edit.removed_accepted"),
+        vote(voter, removed, "vote.removed_accepted"),
+        create(AUTHOR, removed, reply, "create.reply_to_removed_accepted"),
+    ]
+    return seeds, log
+
+
+# The coverage rows the write probes aim at (replay/coverage.py counts them from the legacy's answers).
+REFUSALS = {  # kind -> (the legacy's error code, what is wrong)
+    "missing_auth": ("USER_REQUIRED", "no or an unknown X-Auth-User"),
+    "malformed_id": ("NO_THING_ID", "a target that is no fullname"),
+    "unknown_id": ("NOT_FOUND", "a target that does not exist"),
+    "not_author": ("NOT_AUTHOR", "an edit by someone else"),
+}
+REFUSED_IN = {"create": ("missing_auth", "malformed_id", "unknown_id"),  # where the legacy has each refusal
+              "edit": ("not_author", "missing_auth", "malformed_id", "unknown_id"),
+              "vote": ("missing_auth", "malformed_id", "unknown_id")}
+WRITE_BRANCHES: dict[str, str] = {
+    "repeat.vote": "the same vote by the same voter again, accepted (no change)",
+    "repeat.edit_silent": "the same edit again inside the silent window, accepted with edited = false",
+    "repeat.edit_timed": "the same edit again once the edit time is set, accepted with an edit time",
+    "repeat.create": "the same create (user, parent, text) submitted twice, both accepted as two comments",
+    **{f"refusal.{ep}.{kind}": f"{ep} refused with {REFUSALS[kind][0]} ({REFUSALS[kind][1]})"
+       for ep, kinds in REFUSED_IN.items() for kind in kinds},
+    "edit.removed_accepted": "edit of a comment removed as spam, by its author, accepted",
+    "vote.removed_accepted": "vote on a comment removed as spam, accepted",
+    "create.reply_to_removed_accepted": "reply to a comment removed as spam, accepted",
+}

@@ -95,7 +95,27 @@ def _author(name: str, accounts: set[str], fail) -> None:
         raise fail(f"user {name!r} is not an account defined earlier")
 
 
+INVALID = ("user", "target")  # what a refusal probe names on purpose that does not exist
+
+
 def _check_request(rec: dict[str, Any], op: str, things: set[str], accounts: set[str], fail) -> None:
+    invalid = rec.get("invalid")
+    if invalid is not None and (invalid not in INVALID or op not in ("create", "update", "increment")):
+        raise fail(f"invalid must be one of {', '.join(INVALID)} on a write, got {invalid!r} on {op}")
+    if invalid == "user":
+        accounts = accounts | {rec["user"]}
+    if invalid == "target":  # a view with the target in it; a create's ref still joins `things`
+        target = rec["parent" if op == "create" else "thing"]
+        if target in things:
+            raise fail(f"{op} says its target {target} is invalid, but it exists")
+        if op == "create":
+            _author(rec["user"], accounts, fail)
+            if rec["ref"] in things:
+                raise fail(f"create ref {rec['ref']} names a comment that already exists (a ref must be new)")
+            things.add(rec["ref"])
+        else:
+            _author(rec["user"], accounts, fail)
+        return
     if op == "create":
         _author(rec["user"], accounts, fail)
         if rec["parent"] not in things:

@@ -15,15 +15,18 @@ used only for comments whose rendered score the legacy confirms (ups - downs equ
 from __future__ import annotations
 
 import html
-import math
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-EDIT_WINDOW_S = 180
-MORECHILDREN_CAP = 20
+from datasets import thresholds as th
+from datasets.probes import WRITE_BRANCHES
+from replay.coverage_sides import Sides, _controversy, _errors, _id36, _things, wilson_float64
+
+EDIT_WINDOW_S = int(th.BY_NAME["edit_window"].value)
+MORECHILDREN_CAP = int(th.BY_NAME["morechildren_cap"].value)
 SORTS = ("confidence", "top", "new", "old", "controversial")
 BIDI = set("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -44,7 +47,7 @@ BRANCHES: dict[str, str] = {
     "listing.more_limit": "a 'more' stub for children beyond the limit",
     "listing.more_depth": "a 'more' stub for replies beyond the depth",
     "listing.controversial": "a comment rendered with controversiality 1",
-    "listing.score_hidden": "a comment rendered with score_hidden true",
+    "listing.score_hidden": "a comment of a score-hiding subreddit shown with the hidden score 1 while its votes make another",
     **{f"ties.{s}": f"adjacent siblings with equal {s} sort keys in a listing sorted by {s}" + (
         " (the same creation second)" if s in ("new", "old") else "") for s in SORTS},
     "confidence.float32_order": "siblings the legacy ordered against their float64 confidence order (float32 rounding)",
@@ -55,54 +58,14 @@ BRANCHES: dict[str, str] = {
     "json.raw": "a body with <, > or & served as written with raw_json=1",
     "params.lenient": "a listing asked with a malformed or out-of-range sort, limit or depth, answered 200",
     "morechildren.capped": f"more-children asked for over {MORECHILDREN_CAP} children, answered with at most {MORECHILDREN_CAP} comments",
+    **WRITE_BRANCHES,
+    **{row: f"{t.name} ({t.rule}; {t.value:g} {t.unit}): the state at the {row.rsplit('.', 1)[1]} side"
+       for t in th.TABLE for row in t.rows()},
 }
 
 
-def _id36(data: dict[str, Any]) -> int:
-    try:
-        return int(str(data.get("id", "")), 36)
-    except ValueError:
-        return -1
-
-
-def wilson_float64(ups: int, downs: int) -> float:
-    """The textbook Wilson lower bound in float64 (r2 stores float32; the difference decides order)."""
-    n = ups + downs
-    if n == 0:
-        return 0.0
-    z = 1.281551565545
-    p = ups / n
-    return (p + z * z / (2 * n) - z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
-
-
-def _controversy(ups: int, downs: int) -> float:
-    if ups <= 0 or downs <= 0:
-        return 0.0
-    return float((ups + downs) ** (downs / ups if ups > downs else ups / downs))
-
-
-def _things(body: Any) -> list[dict[str, Any]]:
-    """The things of a write's or more-children's answer (`json.data.things`) or of /api/info's
-    listing (`data.children`)."""
-    try:
-        things = body["json"]["data"]["things"]
-    except (KeyError, TypeError):
-        try:
-            things = body["data"]["children"]
-        except (KeyError, TypeError):
-            return []
-    return [t for t in things if isinstance(t, dict)] if isinstance(things, list) else []
-
-
-def _errors(body: Any) -> list[str]:
-    try:
-        return [str(e[0]) for e in body["json"]["errors"] if e]
-    except (KeyError, TypeError, IndexError):
-        return []
-
-
 @dataclass
-class BehaviourCoverage:
+class BehaviourCoverage(Sides):
     """Counts per branch. Feed it with `seed()` once and `observe()` per legacy answer."""
 
     counts: Counter[str] = field(default_factory=Counter)
@@ -114,9 +77,15 @@ class BehaviourCoverage:
     spam: set[str] = field(default_factory=set)
     children: Counter[str] = field(default_factory=Counter)      # parent fullname -> known children
     link_of: dict[str, str] = field(default_factory=dict)        # comment fullname -> its link
+    hide_mins: dict[str, int] = field(default_factory=dict)      # subreddit -> its score-hiding minutes
+    young: set[str] = field(default_factory=set)                 # comments created in this replay
+    last_edit: dict[str, tuple[str, str]] = field(default_factory=dict)   # fullname -> (user, text)
+    creates: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (user, parent, text) -> first
 
     def seed(self, records: Sequence[Mapping[str, Any]]) -> None:
         for rec in records:
+            if rec.get("kind") == "subreddit" and rec.get("comment_score_hide_mins"):
+                self.hide_mins[rec["name"]] = int(rec["comment_score_hide_mins"])
             if rec.get("kind") != "comment":
                 continue
             name, score = rec["fullname"], int(rec.get("score", 1))
@@ -142,7 +111,7 @@ class BehaviourCoverage:
             elif op == "update":
                 self._update(req, names, status, ok, body)
             elif op == "increment":
-                self._vote(req, names, status, ok)
+                self._vote(req, names, status, ok, body)
             else:
                 self._read(req, status, body)
         except Exception:  # an answer of an unexpected shape never fails a replay; visible in the table
@@ -169,9 +138,16 @@ class BehaviourCoverage:
         parent = names.get("parent", req["parent"])
         if parent in self.deleted and not ok:
             self.counts["create.reply_to_deleted_refused"] += 1
+        self._refused("create", parent, status, body)
+        self._length("body_length_create", req["text"], ok, body)
         self._check_text(req["text"], ok, status, body)
         created = names.get("created")
         if ok and created:
+            self.young.add(created)
+            if parent in self.spam:
+                self.counts["create.reply_to_removed_accepted"] += 1
+            if self.creates.setdefault((req["user"], parent, req["text"]), created) != created:
+                self.counts["repeat.create"] += 1
             self.author[created] = req["user"]
             self.counts_of[created] = [1, 0]
             self.votes[(req["user"], created)] = 1
@@ -183,28 +159,47 @@ class BehaviourCoverage:
         thing, text = names.get("thing", req["thing"]), req["text"]
         if thing in self.deleted and status == 403:
             self.counts["edit.deleted_refused"] += 1
+        self._refused("edit", thing, status, body)
+        self._length("body_length_edit", text, ok, body)
         self._check_text(text, ok, status, body)
         if not ok:
             return
         if self.text.get(thing) == text:
             self.counts["edit.noop"] += 1
+        if thing in self.spam:
+            self.counts["edit.removed_accepted"] += 1
+        repeat, self.last_edit[thing] = self.last_edit.get(thing) == (req["user"], text), (req["user"], text)
         self.text[thing] = text
         things = _things(body)
         if things:
             data = things[0].get("data", {})
             edited, created = data.get("edited"), data.get("created_utc")
+            in_window = edited is False
             if edited is False:
                 self.counts["edit.in_window_silent"] += 1
             elif isinstance(edited, (int, float)) and isinstance(created, (int, float)):
-                self.counts["edit.in_window_voted" if edited - created <= EDIT_WINDOW_S else "edit.after_window"] += 1
+                in_window = edited - created <= EDIT_WINDOW_S
+                self.counts["edit.in_window_voted" if in_window else "edit.after_window"] += 1
+            if repeat and (edited is False or isinstance(edited, (int, float))):
+                self.counts["repeat.edit_silent" if edited is False else "repeat.edit_timed"] += 1
+            if edited is False or isinstance(edited, (int, float)):
+                self.counts[f"threshold.edit_window.{'below' if in_window else 'above'}"] += 1
+            counts = self._confirmed(data)
+            if in_window and counts is not None:
+                self._side("edit_votes", sum(counts))
 
-    def _vote(self, req: Mapping[str, Any], names: dict[str, Any], status: int, ok: bool) -> None:
+    def _vote(self, req: Mapping[str, Any], names: dict[str, Any], status: int, ok: bool, body: Any) -> None:
         thing, user, direction = names.get("thing", req["thing"]), req["user"], int(req["dir"])
         if thing in self.deleted and status == 404:
             self.counts["vote.deleted_refused"] += 1
+        self._refused("vote", thing, status, body)
         if not ok:
             return
         old = self.votes.get((user, thing), 0)
+        if thing in self.spam:
+            self.counts["vote.removed_accepted"] += 1
+        if (user, thing) in self.votes and old == direction:
+            self.counts["repeat.vote"] += 1
         if self.author.get(thing) == user:
             self.counts["vote.self"] += 1
         if old and direction and old != direction:
@@ -220,25 +215,32 @@ class BehaviourCoverage:
     # -- reads ---------------------------------------------------------------------------------
     def _read(self, req: Mapping[str, Any], status: int, body: Any) -> None:
         op = req["op"]
+        if op == "read_info" and (status == 200 or "INVALID_OPTION" in _errors(body)):
+            self._side("info_ids", len(req["ids"]))
         if status != 200:
             return
         if op == "read_comments" and req.get("lenient"):
             self.counts["params.lenient"] += 1
-        # comments only: the answer also holds a `more` stub for the children left out
-        if op == "read_morechildren" and len(req["children"]) > MORECHILDREN_CAP and \
-                len([t for t in _things(body) if t.get("kind") == "t1"]) <= MORECHILDREN_CAP:
-            self.counts["morechildren.capped"] += 1
+        t1s = [t for t in _things(body) if t.get("kind") == "t1"]
+        if op == "read_morechildren":
+            # comments only: the answer also holds a `more` stub for the children left out
+            if len(req["children"]) > MORECHILDREN_CAP and len(t1s) <= MORECHILDREN_CAP:
+                self.counts["morechildren.capped"] += 1
+            stubbed = sum(int((t.get("data") or {}).get("count") or 0) for t in _things(body) if t.get("kind") == "more")
+            self._side("morechildren_cap", len(t1s) + stubbed)  # the comments there were to pick
         raw = bool(req.get("raw_json"))
         sort = req.get("sort") if op == "read_comments" and req.get("sort") in SORTS and not req.get("lenient") else None
         shown: set[str] = set()
-        stubs = [0]
+        stubs: list[dict[str, Any]] = []
+        nodes: list[dict[str, Any]] = []
         if op == "read_comments":
             for part in body if isinstance(body, list) else [body]:
-                self._walk(part, sort, raw, shown, stubs)
-            if not stubs[0]:  # a complete listing: every comment the legacy lists is in it
+                self._walk(part, sort, raw, shown, stubs, nodes)
+            if not stubs:  # a complete listing: every comment the legacy lists is in it
                 for name in self.deleted:
                     if not self.children[name] and name not in shown and self._in_link(name, req["link"]):
                         self.counts["listing.deleted_leaf_dropped"] += 1
+            self._cuts(req, stubs, nodes)
         else:
             for thing in _things(body):
                 self._node(thing, raw, shown)
@@ -256,8 +258,8 @@ class BehaviourCoverage:
             self.counts["listing.spam_removed"] += 1
         if data.get("controversiality") == 1:
             self.counts["listing.controversial"] += 1
-        if data.get("score_hidden") is True:
-            self.counts["listing.score_hidden"] += 1
+        self._hiding(name, data)
+        self._controversy(name, data)
         text = self.text.get(name)
         if text and any(ch in text for ch in "<>&") and name not in self.deleted:
             if raw and data.get("body") == text:
@@ -266,7 +268,8 @@ class BehaviourCoverage:
                 self.counts["json.escaped"] += 1
         return data
 
-    def _walk(self, part: Any, sort: str | None, raw: bool, shown: set[str], stubs: list[int]) -> None:
+    def _walk(self, part: Any, sort: str | None, raw: bool, shown: set[str], stubs: list[dict[str, Any]],
+              nodes: list[dict[str, Any]]) -> None:
         if not isinstance(part, dict) or part.get("kind") != "Listing":
             return
         siblings: list[dict[str, Any]] = []
@@ -274,19 +277,20 @@ class BehaviourCoverage:
             if not isinstance(child, dict):
                 continue
             if child.get("kind") == "more":
-                stubs[0] += 1
                 more = child.get("data") or {}
+                stubs.append(more)
                 self.counts["listing.more_limit" if more.get("children") else "listing.more_depth"] += 1
                 continue
             data = self._node(child, raw, shown)
             if data is None:
                 continue
             siblings.append(data)
+            nodes.append(data)
             replies = data.get("replies")
             if data.get("body") == "[deleted]" and data.get("author") == "[deleted]" and isinstance(replies, dict) \
                     and (replies.get("data") or {}).get("children"):
                 self.counts["listing.deleted_with_replies"] += 1
-            self._walk(replies, sort, raw, shown, stubs)
+            self._walk(replies, sort, raw, shown, stubs, nodes)
         if sort:
             self._order(siblings, sort)
 

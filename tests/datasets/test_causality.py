@@ -74,6 +74,9 @@ def test_every_request_names_only_what_exists(shape, seed, cutoff, read_every, m
     exists = {r["fullname"] for r in records if r["kind"] in ("link", "comment")}
     for req in (r for r in records if r["kind"] == "request"):
         missing = [n for n in _names(req) if n not in exists]
+        if req.get("invalid") == "target":  # a refusal probe: its target must really not exist
+            assert missing == _names(req), f"request {req['seq']} says its target is invalid, but it exists"
+            continue
         assert not missing, f"request {req['seq']} ({req['op']}) names {missing} before they exist"
         if req["op"] == "create":
             exists.add(req["ref"])

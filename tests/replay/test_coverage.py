@@ -7,6 +7,8 @@ import json
 
 import jsonschema
 
+from datasets import thresholds
+from datasets.probes import WRITE_BRANCHES
 from results.export.formats import SCHEMA_FILE
 from results.store.queries import Thresholds
 from replay.coverage import BRANCHES, attach_to_reports, coverage_for
@@ -102,7 +104,7 @@ PRESENT = ("edit.in_window_silent", "edit.in_window_voted", "edit.after_window",
            "vote.change", "vote.unvote", "create.reply_to_deleted_refused", "listing.deleted_with_replies",
            "listing.more_limit", "listing.more_depth", "ties.confidence", "ties.top", "ties.controversial",
            "confidence.float32_order", "text.non_nfc", "text.bidi", "json.raw", "listing.spam_removed",
-           "morechildren.capped")
+           "morechildren.capped", "listing.score_hidden", *WRITE_BRANCHES, *thresholds.rows())
 
 
 async def test_the_probes_reach_the_legacys_branches(replay_settings, replay_stores, small_dataset, tmp_path) -> None:
