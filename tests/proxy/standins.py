@@ -39,7 +39,7 @@ def comment(name: str, body: str = "hello", score: int = 1) -> dict:
 @dataclass
 class BackendState:
     role: str                                  # "legacy" | "new"
-    mode: str = "same"                         # new only: same | stall | 500 | garbage | different
+    mode: str = "same"                         # new only: same | stall | stall_reads | 500 | garbage | different
     release: asyncio.Event = field(default_factory=asyncio.Event)
     seen: list[dict] = field(default_factory=list)
     next_id: int = 100
@@ -86,7 +86,7 @@ def make_backend(state: BackendState) -> web.Application:
             tap = {k: v for k, v in request.headers.items() if k.lower().startswith("x-tap-")}
             if tap and tap.get("X-Tap-Secret") != TAP_SECRET:
                 return error(403, "TAP_REFUSED", "tap headers refused")
-            if state.mode == "stall":
+            if state.mode == "stall" or (state.mode == "stall_reads" and request.method == "GET"):
                 await state.release.wait()
             elif state.mode == "500":
                 return web.Response(status=500, text="Internal Server Error")
