@@ -63,7 +63,8 @@ def assemble(log_records: Iterable[dict[str, Any]], seed_records: Iterable[dict[
             dropped[reason] += 1
             continue
         user = rec.get("user")
-        if user is not None and user != DELETED and user not in accounts:
+        # a write refused for want of a user names none on purpose: it gets no account
+        if user and user != DELETED and user not in accounts and rec.get("invalid") != "user":
             accounts.add(user)
             new_accounts.append(user)
         if rec["op"] == "create":

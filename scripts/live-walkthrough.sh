@@ -8,6 +8,7 @@
 #   scripts/live-walkthrough.sh report     # wait for every verdict, export the report (json + md)
 #   scripts/live-walkthrough.sh down       # stop what `up` started (the capture file is finished here)
 #   scripts/live-walkthrough.sh replay-capture   # the captured traffic as a dataset, replayed with its gate
+#   scripts/live-walkthrough.sh restart-new      # the rewrite stopped and started again (WALK_NEW_TC: another one)
 #
 # Configuration: TAPCOMPARE_CONFIG (a TOML file; none: local stores and default ports), plus
 # WALK_DIR (logs, pids, report; default .tapcompare/walkthrough). With proxy.compare_mode = "stream"
@@ -32,6 +33,8 @@ WORKER_PORT=${WALK_WORKER_PORT:-8104}
 
 start() {  # start NAME CMD...: in the background, logs in $WALK_DIR/NAME.log, pid in NAME.pid
   local name=$1; shift
+  # WALK_NEW_TC (words split) serves the rewrite instead of "$TC": a team's own, or a bugged one in tests.
+  if [ "$name" = new ] && [ -n "${WALK_NEW_TC:-}" ]; then shift; set -- $WALK_NEW_TC "$@"; fi
   "$@" >"$WALK_DIR/$name.log" 2>&1 &
   echo $! >"$WALK_DIR/$name.pid"
   echo "started $name (pid $!): $*"
@@ -115,12 +118,18 @@ traffic() {
   send increment POST /api/vote bob "id=$comment&dir=1"
   send increment POST /api/vote bob "id=$comment&dir=-1"
   send increment POST /api/vote bob "id=$comment&dir=0"
+  # Writes the legacy refuses are judged too: the rewrite must refuse them alike and store nothing.
+  send update POST /api/editusertext bob "thing_id=$reply&text=Not bob's to edit"
+  send increment POST /api/vote "" "id=$reply&dir=1"
+  # The author edits again: judged from the right start whatever the refused edit did to the rewrite.
+  send update POST /api/editusertext alice "thing_id=$reply&text=Reply from the walkthrough, edited twice"
 }
 
 report() {
-  # Reads judge one response path; writes one response path plus six store paths.
+  # Reads judge one response path; writes the legacy accepted or refused one response path plus six
+  # store paths.
   local expected
-  expected=$(awk -F'\t' '$2 ~ /^2/ { n += ($1 ~ /^(create|update|increment)$/) ? 7 : 1 } END { print n + 0 }' "$WALK_DIR/sent.tsv")
+  expected=$(awk -F'\t' '$2 ~ /^[24]/ { n += ($1 ~ /^(create|update|increment)$/) ? 7 : 1 } END { print n + 0 }' "$WALK_DIR/sent.tsv")
   for _ in $(seq 1 600); do
     "$TC" report export --format json --out "$WALK_DIR/report.json" >/dev/null  # polling, not in README
     if [ "$("$PY" -c "import json, sys; print(json.load(open(sys.argv[1]))['total'])" "$WALK_DIR/report.json")" -ge "$expected" ]; then
@@ -154,8 +163,18 @@ replay_capture() {
   "$TC" replay "$WALK_DIR/captured.jsonl" --fail-on any --out "$WALK_DIR/replay" --stores-dir "$WALK_DIR/replay-stores"
 }
 
+restart_new() {  # stop the rewrite and start it again (a new build, or in tests another planted bug)
+  local pid
+  pid=$(cat "$WALK_DIR/new.pid")
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  start new "$TC" new serve --mode tap  # not in README
+  wait_http "http://$(setting new_service.host):$(setting new_service.port)/health" new
+}
+
 case "${1:-all}" in
   up) up ;;
+  restart-new) restart_new ;;
   traffic) traffic ;;
   report) report ;;
   down) down ;;
@@ -165,5 +184,5 @@ case "${1:-all}" in
     up; traffic; report
     down; trap - EXIT
     if [ "$(setting capture.enabled)" = True ]; then replay_capture; fi ;;
-  *) echo "usage: $0 [all|up|traffic|report|down|replay-capture]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|up|traffic|report|down|replay-capture|restart-new]" >&2; exit 2 ;;
 esac

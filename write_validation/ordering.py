@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import time
+from decimal import Decimal, InvalidOperation
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
@@ -239,6 +240,29 @@ def link_creates(events: list[CdcEvent], link: str) -> list[CdcEvent]:
 def created_after(events: list[CdcEvent], link: str, own: CdcEvent) -> bool:
     """Whether the log holds a create on `link` later than `own`."""
     return any(stream_pos(e.stream_id) > stream_pos(own.stream_id) for e in link_creates(events, link))
+
+
+def split_at(events: list[CdcEvent], request_time: str | None) -> tuple[list[CdcEvent], list[CdcEvent]]:
+    """Production's events of an entity begun no later than a write with no event of its own (refused,
+    or one that changed nothing), and those begun after it, by the legacy's own request times. The
+    later ones may not have reached the shadow side yet, and that is no race: their fields are out
+    of the write's scope. Without the write's time, every event counts as before."""
+    at = _seconds(request_time)
+    if at is None:
+        return events, []
+    before: list[CdcEvent] = []
+    after: list[CdcEvent] = []
+    for event in events:
+        ts = _seconds(event.fields.get("ts"))
+        (after if ts is not None and ts > at else before).append(event)
+    return before, after
+
+
+def _seconds(text: str | None) -> Decimal | None:
+    try:
+        return Decimal(text) if text else None
+    except InvalidOperation:
+        return None
 
 
 def version_of(event: CdcEvent) -> int | None:

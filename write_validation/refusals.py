@@ -11,9 +11,11 @@ side's CDC stream must carry no event of the request. A change on one side is a 
 first difference is `unexpected_write` naming the side; the entity is then re-synchronised, so
 the next write is judged from production's state again.
 
-Races: a production write to the entity that the shadow side has not applied yet makes the row
-and cache paths `raced` (the same rule as a vote that changed nothing: ordering.classify); the CDC
-paths look only at the request's own events, which no other write can carry.
+Races: a production write to the entity begun before this one (by the legacy's request times)
+that the shadow side has not applied yet makes the row and cache paths `raced` (the rule of a vote
+that changed nothing: ordering.classify); a write begun after it is no race, its fields are judged
+with it and left out of this one's scope. The CDC paths look only at the request's own events,
+which no other write can carry.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from diff_reports.types import UNEXPECTED_WRITE, Difference, ValidationPath, Ver
 from diff_reports.write_scope import scope_for
 from traffic.routes import parse_fullname
 from traffic.shadowed import ComparisonJob
-from write_validation.ordering import Book, classify, version_of
+from write_validation.ordering import Book, classify, split_at, version_of
 from write_validation.path_checks import PATH_CHECKS, Judging, WriteState, direct, events_of
 from write_validation.store_reads import CdcEvent, SideConnections, SideState, read_events, read_side
 
@@ -87,11 +89,14 @@ async def judge_refusal(write: ComparisonJob, paths: list[ValidationPath], sides
     own_prod = _request_events(prod_events, write.request_id)
     own_sis = _request_events(sis_events, write.request_id)
     race = None
+    later: list[dict[str, object]] = []
     if prod is not None and not isinstance(prod.events, BaseException):
-        mine = events_of(prod.events, write.entity)
+        before, after = split_at(events_of(prod.events, write.entity), write.request_time)
         race = await classify(order, write.entity, None, [(version_of(e) or 0, e.fields.get("request_id", ""))
-                                                          for e in mine], hist)
-    scope = replace(scope_for(write.endpoint, {}, [], account_id=account, link_quiet=False), last_writer=False)
+                                                          for e in before], hist)
+        later = [c for e in after if isinstance(c := decode_cdc_fields(e.fields).get("changes", {}), dict)]
+    # What a write begun after this one changed is judged with that write, as for an accepted one.
+    scope = replace(scope_for(write.endpoint, {}, later, account_id=account, link_quiet=False), last_writer=False)
     out: list[VerdictRecord] = []
     for path in paths:
         if path.store == "redis_cdc":

@@ -22,7 +22,7 @@ from sister_stores.addresses import StoreAddresses
 from sister_stores.databases import readonly_dsn
 from traffic.shadowed import ComparisonJob
 from write_validation.ordering import (Book, OrderBook, classify, created_after, link_race, log_behind, lost_earlier_write,
-                                       overtaken_reason, settle, version_gap, version_of)
+                                       overtaken_reason, settle, split_at, version_gap, version_of)
 from write_validation.path_checks import PATH_CHECKS, Compare, Judging, WriteState, direct, events_of
 from write_validation.projections import ScratchProjections
 from write_validation.refusals import RefusalSides, comment_id_of, judge_refusal
@@ -120,9 +120,11 @@ class StoreValidator:
         # The book as of before the reads: what it calls applied is in the sister state read.
         hist = await self.order.history(write.entity)
         link_hist = await self.order.history(f"link:{write.link}") if write.endpoint == "create" else None
-        if write.published_at and hist.evicted_at > (write.legacy_at or write.published_at):
-            # stream mode: the sister's copy was evicted (re-synchronised) after this write began, so
-            # what the rewrite stored for it may be gone; the next write re-hydrates it
+        began = write.legacy_at or write.published_at
+        if began and hist.evicted_at > began:
+            # The sister's copy was evicted (re-synchronised) after this write began (an earlier
+            # write's mismatch, judged while this one was already on its way to the rewrite), so
+            # what the rewrite stored for it may be gone; the next write re-hydrates it.
             reason = (f"the sister copy of {write.entity} was re-synchronised from production while this write "
                       "was in flight: nothing of it is left there to compare")
             return [direct(p, VerdictKind.RACED, write, reason) for p in paths]
@@ -170,8 +172,12 @@ class StoreValidator:
                       "publishing): the sister cannot hold them, so it is re-hydrated on the next write")
             await self._evict(write, reason)
             return [direct(p, VerdictKind.RACED, write, reason) for p in paths]
-        before = [(version_of(e) or 0, e.fields.get("request_id", "")) for e in mine
-                  if own_v is None or (version_of(e) or 0) < own_v]
+        # A write that changed nothing has no place in production's log: what began after it (by
+        # the legacy's request times) is later, as for a write with an event of its own.
+        earlier, later_events = (split_at(mine, write.request_time) if own_v is None else
+                                 ([e for e in mine if (version_of(e) or 0) < own_v],
+                                  [e for e in mine if (version_of(e) or 0) > own_v]))
+        before = [(version_of(e) or 0, e.fields.get("request_id", "")) for e in earlier]
         race = (await classify(self.order, write.entity, own_v, before, hist)
                 or await link_race(self.order, write, prod.events, own, link_hist))
         if race:
@@ -184,7 +190,7 @@ class StoreValidator:
         if swapped:
             await self._evict(write, swapped)  # the copy's history is not production's: re-hydrate it
             return [direct(p, VerdictKind.RACED, write, swapped) for p in paths]
-        later = [decode_cdc_fields(e.fields).get("changes", {}) for e in mine if own_v and (version_of(e) or 0) > own_v]
+        later = [decode_cdc_fields(e.fields).get("changes", {}) for e in later_events]
         own_changes = decode_cdc_fields(own.fields).get("changes", {}) if own else {}
         account_id = await self._account_id(write.auth_user)
         link_quiet = False

@@ -7,6 +7,7 @@ refuse to shadow is refused here with the same reason. PII is scrubbed with a `S
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from traffic.exchange import created_fullname, parse_body
 from traffic.routes import Unshadowable, endpoint_for, parse_request
 
 DEFAULT_LIMIT, DEFAULT_DEPTH = 200, 10
+WRITES = frozenset({"create", "update", "increment"})
+_REFUSED_REFS = itertools.count(1)  # placeholder refs of refused creates (capture gives no fallback)
 
 
 class Skip(Exception):
@@ -92,8 +95,10 @@ def _sort(params: Mapping[str, str]) -> str:
 def to_record(req: HttpRequest, scrubber: Scrubber, *, fallback_ref: str | None = None) -> dict[str, Any]:
     """The dataset request record (without `seq`) of one request, or raise Skip(reason).
 
-    Writes need the user (`X-Auth-User`). A recorded response with a non-2xx status skips the
-    request (`legacy_status_<code>`): it changed nothing and a rejected create has no ref. A create
+    Writes need the user (`X-Auth-User`). A write the legacy refused (4xx) is kept: replayed, the
+    legacy refuses it again and the rewrite is judged on refusing it alike; a refused create has no
+    assigned id, so it stands for a fresh placeholder ref nothing else names. Any other non-2xx
+    status (a read's 4xx, any 5xx) skips the request (`legacy_status_<code>`). An accepted create
     takes the legacy-assigned fullname from its response as `ref`; without a response it gets
     `fallback_ref` (later requests naming the real id then do not resolve).
     """
@@ -101,7 +106,8 @@ def to_record(req: HttpRequest, scrubber: Scrubber, *, fallback_ref: str | None 
     endpoint = endpoint_for(req.method.upper(), path)
     if endpoint is None:
         raise Skip("unknown_path")
-    if req.status is not None and not 200 <= req.status < 300:
+    refused = req.status is not None and 400 <= req.status < 500
+    if req.status is not None and not 200 <= req.status < 300 and not (refused and endpoint in WRITES):
         raise Skip(f"legacy_status_{req.status}")
     try:
         parsed = parse_request(endpoint, path, raw_query, req.headers.get("Content-Type"), req.body)
@@ -117,9 +123,17 @@ def to_record(req: HttpRequest, scrubber: Scrubber, *, fallback_ref: str | None 
         children = [c for c in p.get("children", "").split(",") if c]
         return {"op": "read_morechildren", "link": parsed.link, "children": children, "sort": _sort(p)}
     user = req.headers.get("X-Auth-User", "").strip()
-    if not user:
+    if not user and not refused:
         raise Skip("no_user")
-    user = scrubber.user(user)
+    # A write refused for want of a user is replayed without one (`invalid: user`, as a probe says it).
+    user = scrubber.user(user) if user else ""
+    no_user = {"invalid": "user"} if not user else {}
+    record = _write_record(endpoint, parsed, p, user, scrubber, req, refused, fallback_ref)
+    return {**record, **no_user}
+
+
+def _write_record(endpoint: str, parsed: Any, p: Mapping[str, str], user: str, scrubber: Scrubber, req: HttpRequest,
+                  refused: bool, fallback_ref: str | None) -> dict[str, Any]:
     if endpoint == "increment":
         if p.get("dir") not in ("-1", "0", "1"):
             raise Skip("invalid_option")
@@ -129,6 +143,9 @@ def to_record(req: HttpRequest, scrubber: Scrubber, *, fallback_ref: str | None 
         raise Skip("no_text")
     if endpoint == "update":
         return {"op": "update", "user": user, "thing": parsed.target, "text": scrubber.text(text)}
+    if refused:
+        return {"op": "create", "user": user, "parent": parsed.target, "text": scrubber.text(text),
+                "ref": fallback_ref or f"ref_refused_{next(_REFUSED_REFS)}"}
     ref = assigned_fullname(req.response_headers, req.response_body) if req.response_body is not None else None
     if ref is None:
         if req.status is not None or fallback_ref is None:

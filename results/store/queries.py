@@ -38,7 +38,7 @@ INCONCLUSIVE = ("raced", "unavailable", "skipped")
 class Thresholds:
     """Largest share (percent of a path's verdicts) of each inconclusive verdict a path may have
     and still be judged; None switches that check off. Skipped is off by default: a write the
-    legacy rejected is skipped by design (nothing was shadowed). Settings: `[reports]
+    legacy failed on (5xx) is skipped by design (there is no reference answer). Settings: `[reports]
     inconclusive_*_pct`."""
 
     raced_pct: float | None = 1.0

@@ -33,13 +33,15 @@ def test_goreplay_requests_become_scrubbed_records() -> None:
          "text": "hi mail me at [email] or see [url]", "ref": "t1_zz"},
         {"kind": "request", "seq": 3, "op": "increment", "user": _user("bob"), "thing": "t1_zz", "dir": 1},
         {"kind": "request", "seq": 4, "op": "update", "user": _user("alice"), "thing": "t1_zz", "text": "edited from [ip]"},
-        {"kind": "request", "seq": 5, "op": "read_info", "ids": ["t1_x", "t1_zz"]},
-        {"kind": "request", "seq": 6, "op": "read_morechildren", "link": "t3_abc", "children": ["x"], "sort": "new"},
+        # refused (403, no user): kept, to be refused again on replay
+        {"kind": "request", "seq": 5, "op": "increment", "user": "", "invalid": "user", "thing": "t1_x", "dir": 1},
+        {"kind": "request", "seq": 6, "op": "read_info", "ids": ["t1_x", "t1_zz"]},
+        {"kind": "request", "seq": 7, "op": "read_morechildren", "link": "t3_abc", "children": ["x"], "sort": "new"},
         # no response recorded: a placeholder ref (nothing later can name it)
-        {"kind": "request", "seq": 7, "op": "create", "user": _user("carol"), "parent": "t1_qq",
+        {"kind": "request", "seq": 8, "op": "create", "user": _user("carol"), "parent": "t1_qq",
          "text": "reply to unknown", "ref": "ref_9"},
     ]
-    assert result.skipped == {"unknown_path": 1, "legacy_status_403": 1}
+    assert result.skipped == {"unknown_path": 1}
 
 
 def test_har_entries_become_scrubbed_records() -> None:
@@ -51,7 +53,8 @@ def test_har_entries_become_scrubbed_records() -> None:
     assert create["text"] == "write to [email]"             # postData.params
     assert reply["text"] == "a reply from [ip]" and reply["parent"] == "t1_zz"  # postData.text; base64 response
     assert result.records[5]["user"] == _user("dave")      # status 0: no response, still imported (not a create)
-    assert result.skipped == {"unknown_path": 1, "legacy_status_400": 1}
+    # the refused vote (400) is no vote the dataset format can say (dir 7): counted, not kept
+    assert result.skipped == {"unknown_path": 1, "invalid_option": 1}
 
 
 @pytest.mark.parametrize("reader,fixture,where", [
@@ -88,7 +91,7 @@ def test_import_plus_seed_is_a_valid_dataset(tmp_path: Path) -> None:
     summary = write_capture_dataset(result.records, seed, tmp_path / "out.jsonl")
     # the reply to t1_qq (neither seeded nor created) is dropped and counted; every user got an account
     assert summary.header["dropped_requests"] == {"unknown_parent": 1}
-    assert summary.requests == {"read_comments": 1, "create": 1, "increment": 1, "update": 1, "read_info": 1,
+    assert summary.requests == {"read_comments": 1, "create": 1, "increment": 2, "update": 1, "read_info": 1,
                                 "read_morechildren": 1}
     accounts = [r["name"] for r in read_records(tmp_path / "out.jsonl") if r["kind"] == "account"]
     assert accounts == ["user_0000000001", _user("alice"), _user("bob")]

@@ -59,7 +59,7 @@ async def _scenario(session: aiohttp.ClientSession, base: str) -> list[tuple[int
     await send("POST", "/api/editusertext", "r8", seed["author"], {"thing_id": seed["fullname"], "text": "seed edit"})
     await send("GET", f"/api/info?id={new},{_name(reply)}", "r9")
     await send("GET", f"/api/morechildren?link_id={LINK}&children={seed['fullname'][3:]}&sort=new", "r10")
-    await send("POST", "/api/vote", "r11", None, {"id": new, "dir": "1"})          # 403: not captured
+    await send("POST", "/api/vote", "r11", None, {"id": new, "dir": "1"})          # 403: captured (no user)
     await send("GET", "/not/an/endpoint", "r12")                                     # passthrough only
     return out
 
@@ -84,9 +84,12 @@ async def test_capture_records_scrubbed_resolvable_log(legacies, proxy_with, tmp
         assert secret not in text, secret
     log = read_records(path)
     assert [r["op"] for r in log] == ["read_comments", "read_info", "create", "create", "increment", "increment",
-                                      "update", "update", "read_info", "read_morechildren"]
-    assert [r["seq"] for r in log] == list(range(1, 11))
-    assert recorder.skipped == {"legacy_status_403": 1} and recorder.dropped == 0
+                                      "update", "update", "read_info", "read_morechildren", "increment"]
+    assert [r["seq"] for r in log] == list(range(1, 12))
+    # The refused vote is in the log, to be refused again on replay: without a user, as it was sent.
+    assert log[10] == {"kind": "request", "seq": 11, "op": "increment", "user": "", "invalid": "user",
+                       "thing": _name(captured[2][2]), "dir": 1}
+    assert recorder.skipped == {} and recorder.dropped == 0
 
     create, reply, vote, vote2, edit, seed_edit = log[2:8]
     new, reply_name = _name(captured[2][2]), _name(captured[3][2])
@@ -100,10 +103,10 @@ async def test_capture_records_scrubbed_resolvable_log(legacies, proxy_with, tmp
                       "limit": 20, "depth": 3}
 
     summary = write_capture_dataset(log, seed_snapshot(), tmp_path / "captured.jsonl.gz")
-    assert summary.requests == {"read_comments": 1, "read_info": 2, "create": 2, "increment": 2, "update": 2,
+    assert summary.requests == {"read_comments": 1, "read_info": 2, "create": 2, "increment": 3, "update": 2,
                                 "read_morechildren": 1}
     assert summary.header["dropped_requests"] == {}
-    assert runtime.registry.get_sample_value("tapcompare_capture_written_total") == 10
+    assert runtime.registry.get_sample_value("tapcompare_capture_written_total") == 11
 
 
 class _StalledRecorder(CaptureRecorder):

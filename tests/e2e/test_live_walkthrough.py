@@ -30,7 +30,7 @@ SCRIPT = REPO_ROOT / "scripts" / "live-walkthrough.sh"
 BIN = Path(sys.executable).parent
 
 
-def _config(tmp: Path, mode: str, ports: dict[str, int]) -> Path:
+def _config(tmp: Path, mode: str, ports: dict[str, int], proxy_extra: str = "") -> Path:
     path = tmp / "tapcompare.toml"
     path.write_text(f"""
 [stores]
@@ -42,6 +42,7 @@ port = {ports['new']}
 [proxy]
 port = {ports['proxy']}
 compare_mode = "{mode}"
+{proxy_extra}
 [reports]
 port = {ports['ui']}
 [capture]
@@ -98,17 +99,21 @@ def test_live_walkthrough_validates_every_write_path(tmp_path: Path, mode: str) 
             prom.stop()
         subprocess.run(["bash", str(SCRIPT), "down"], env=env, capture_output=True, timeout=120)
 
-    sent = Counter(line.split("\t")[0] for line in (walk / "sent.tsv").read_text().splitlines()
-                   if line.split("\t")[1].startswith("2"))
-    assert sent == {"comments": 1, "info": 1, "morechildren": 1, "create": 1, "update": 2, "increment": 3}
-    edits = [json.loads(p.read_text()) for p in sorted((walk / "responses").glob("*-update.json"))]
-    edited = [e["json"]["data"]["things"][0]["data"]["edited"] for e in edits]
+    lines = [line.split("\t") for line in (walk / "sent.tsv").read_text().splitlines()]
+    sent = Counter(endpoint for endpoint, status in lines if status.startswith("2"))
+    assert sent == {"comments": 1, "info": 1, "morechildren": 1, "create": 1, "update": 3, "increment": 3}
+    refused = Counter(endpoint for endpoint, status in lines if status.startswith("4"))
+    assert refused == {"update": 1, "increment": 1}, lines  # not the author; no user
+    judged = sent + refused
+    edits = [json.loads(p.read_text()) for p in sorted((walk / "responses").glob("*-update.json"),
+                                                                key=lambda p: int(p.name.split("-")[0]))]
+    edited = [e["json"]["data"]["things"][0]["data"]["edited"] for e in edits if e["json"].get("data")]
     assert edited[0] is False and isinstance(edited[1], float), f"inside, then outside the window: {edited}"
 
     paths = {p["path"]: p for p in report["paths"]}
     expected = {read_response_path(e): sent[e] for e in READ_ENDPOINTS}
-    expected |= {write_response_path(e): sent[e] for e in WRITE_ENDPOINTS}
-    expected |= {p.name: sent[p.endpoint] for p in ALL_WRITE_PATHS}
+    expected |= {write_response_path(e): judged[e] for e in WRITE_ENDPOINTS}
+    expected |= {p.name: judged[p.endpoint] for p in ALL_WRITE_PATHS}
     assert len(expected) == 24
     assert {path: paths.get(path, {}).get("total", 0) for path in expected} == expected
     assert report["total"] == sum(expected.values())

@@ -23,3 +23,16 @@ async def eventually(probe: Callable[[], Awaitable[T]], done: Callable[[T], Any]
         if time.monotonic() > deadline:
             raise AssertionError(f"waited {timeout:g}s for {what}; last saw {got!r}")
         await asyncio.sleep(every)
+
+
+def until(probe: Callable[[], T], done: Callable[[T], Any] = bool, *, timeout: float = 5.0, every: float = 0.1,
+          what: str = "the condition") -> T:
+    """`eventually` for a synchronous probe (a test driving the real CLI from outside)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = probe()
+        if done(got):
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:g}s for {what}; last saw {got!r}")
+        time.sleep(every)  # the poll interval, bounded by the deadline

@@ -61,3 +61,17 @@ async def test_both_books_keep_the_order_writes_were_applied_in(books) -> None:
         assert overtaken(hist, "r4", [(5, "r5")]) == [(5, "r5")]   # not marked yet (inline): after all marked
         await book.mark_applied("t1_b", "r6")
         assert overtaken(await book.history("t1_b"), "r5", [(6, "r6")]) == []  # applied after r5: in order
+
+
+def test_a_write_without_an_event_is_placed_by_the_legacys_request_times() -> None:
+    from write_validation.ordering import split_at
+    from write_validation.store_reads import CdcEvent
+
+    events = [CdcEvent(f"{i}-0", {"ts": ts, "request_id": f"r{i}"})
+              for i, ts in enumerate(("1700000000.000001", "1700000000.500000", "1700000001.000000", "junk"))]
+    before, after = split_at(events, "1700000000.500000")
+    # begun at the same instant or earlier: before (pending there is a race); begun later: after;
+    # an event whose time cannot be read counts as before (the cautious side)
+    assert [e.fields["request_id"] for e in before] == ["r0", "r1", "r3"]
+    assert [e.fields["request_id"] for e in after] == ["r2"]
+    assert split_at(events, None) == (events, []) and split_at(events, "not a time") == (events, [])
