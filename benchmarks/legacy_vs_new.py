@@ -290,6 +290,16 @@ class WriteBench:
                 ph["created"] = len(ph.pop("created_names"))
         return r
 
+    def smoke(self) -> dict[str, Any]:
+        """The set-up's bounded check (tests/benchmarks): a few creates on each side; nothing written to results/."""
+        self.seconds = 1
+        out = {}
+        for service in ("legacy", "new"):
+            ph = self.phase("create", service, self.creates(service)[:40], capture=True, rate=20)
+            out[service] = {"ok": ph["ok"], "measured": ph["measured"], "statuses": ph["statuses"],
+                            "created": len(ph["created_names"]), "sql_per_request": ph["sql_per_request"]}
+        return out
+
     def parity(self, hot: dict[str, list[str]]) -> dict[str, Any]:
         """The contended phase's end state, compared across services and against each side's cache."""
         import pickle
@@ -384,8 +394,16 @@ def markdown(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="set-up check only: a few creates per side, print JSON; "
+                        "writes no results")
     args = parser.parse_args()
     bench = WriteBench(args.quick)
+    if args.smoke:
+        import json
+
+        bench.run = bench.smoke  # type: ignore[method-assign]
+        print(json.dumps(measured(bench)[1]))
+        return
     started, run = measured(bench)
     result = {"machine": started, "rate": bench.rate, "seconds": bench.seconds, "pg_stat_statements": bench.pg_stat,
               "run": run}

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness.common import (  # noqa: E402
     ADMIN_TOKEN, HARNESS, READONLY_ROLE, RESULTS, TAP_SECRET, TAPCOMPARE, Proc, Stack, fmt, free_ports, http_get,
-    http_json, measured, prepare_legacy_db, run_async, run_loadgen, run_wrk, start_stores,
+    http_json, measured, prepare_legacy_db, run_async, run_loadgen, run_wrk, start_stores, stores_prepare,
     toml_stores, write_result,
 )
 from harness.loadgen import pct as percentile  # noqa: E402
@@ -46,12 +46,9 @@ from harness.overhead_report import (  # noqa: E402
 )
 from harness.prom import buckets, scrape, total  # noqa: E402
 
-async def prepare(stack: Stack) -> list[str]:
-    from sister_stores.databases import ensure_readonly_role, mirror_schema
-
+async def seed_production(stack: Stack) -> list[str]:
+    """The legacy schema and the seeded thread on production; the first eight comments' fullnames."""
     report = await prepare_legacy_db(stack.production, [THREAD], ("bench_reader",))
-    await ensure_readonly_role(stack.production.postgres, READONLY_ROLE)
-    await mirror_schema(stack.production.postgres, stack.sister.postgres)
     import asyncpg
 
     conn = await asyncpg.connect(stack.production.postgres)
@@ -202,7 +199,7 @@ class Bench:
     def setup(self) -> None:
         self.stack = stack = start_stores("proxy")
         self.work = stack.tmp
-        names = run_async(prepare(stack))
+        names = run_async(seed_production(stack))
         self.requests = read_paths(names)
         self.legacy_port, self.new_port, self.proxy_port, self.ng_plain, self.ng_mirror = free_ports(5)
         self.cfg = stack.tmp / "bench.toml"
@@ -214,6 +211,7 @@ class Bench:
             f'\n[proxy]\nport = {self.proxy_port}\nadmin_token = "{ADMIN_TOKEN}"\nguard_enabled = false\n'
             f"queue_size = {QUEUE_SIZE}\n"
         )
+        stores_prepare(self.cfg)  # what `proxy serve` checks at start-up: role, sister schema, results database
         cfg = str(self.cfg)
         self.legacy = Proc("legacy", [TAPCOMPARE, "--config", cfg, "legacy", "serve", "--port", str(self.legacy_port)],
                            self.work, port=self.legacy_port)
@@ -229,6 +227,17 @@ class Bench:
             for r in self.requests[:3]:
                 status, _ = http_get(f"http://127.0.0.1:{port}{r['path']}")
                 assert status == 200, (port, r, status)
+
+    def smoke(self) -> dict[str, Any]:
+        """The set-up's bounded check (tests/benchmarks): one short run through the proxy at 100%; every
+        request answered 200 and the proxy judged shadow exchanges. Nothing is written to results/."""
+        self.set_ramp(100)
+        res = self.fixed("smoke_proxy_100", self.proxy_port, 1.0, True)
+        self.set_ramp(0)
+        self.settle(10)
+        proxy = self.scen["smoke_proxy_100"].proxy
+        return {"ok": res["ok"], "measured": res["measured"], "statuses": res["statuses"],
+                "verdicts": proxy.get("verdicts", {}), "overhead_count": proxy.get("overhead_count", 0)}
 
     # -- controls ------------------------------------------------------------------------------
     def set_ramp(self, pct: float) -> None:
@@ -364,7 +373,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--from-json", type=Path, help="re-analyse a saved results/proxy_overhead.json (no run)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="set-up check only: start everything, one 1 s run at 100%%, print JSON; writes no results")
     args = parser.parse_args()
+    if args.smoke:
+        bench = Bench(True)
+        bench.run = bench.smoke  # type: ignore[method-assign]
+        _, out = measured(bench)
+        print(json.dumps(out))
+        return
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
         result = {k: saved[k] for k in ("machine", "rate", "rounds", "seg_s", "wrk_s", "run")}

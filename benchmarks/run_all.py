@@ -27,6 +27,7 @@ BENCHMARKS = [
     ("legacy_vs_new", "legacy_vs_new.py", 180, [], ["--quick"]),
     ("replay_throughput", "replay_throughput.py", 330, [], ["--quick"]),
     ("compare_engine", "compare_engine.py", 180, ["--quick"], ["--quick"]),
+    ("scale_workers", "scale_workers.py", 240, [], ["--jobs", "600", "--reps", "1", "--backlog-seconds", "4"]),
 ]
 SECTIONS = [  # result file -> title in the report, in order
     ("proxy_overhead", "1. Proxy overhead"),
@@ -34,9 +35,11 @@ SECTIONS = [  # result file -> title in the report, in order
     ("compare_engine", "3. Comparison engine"),
     ("replay_throughput", "4. Replay throughput"),
     ("legacy_vs_new", "5. Legacy vs new (writes)"),
+    ("scale_workers", "6. Comparison workers"),
 ]
 PRODUCES = {"proxy_overhead": ["proxy_overhead", "isolation"], "legacy_vs_new": ["legacy_vs_new"],
-            "replay_throughput": ["replay_throughput"], "compare_engine": ["compare_engine"]}
+            "replay_throughput": ["replay_throughput"], "compare_engine": ["compare_engine"],
+            "scale_workers": ["scale_workers"]}
 
 
 def demote(md: str) -> str:

@@ -277,6 +277,33 @@ async def bench(args: argparse.Namespace) -> dict:
                       for m in ("mixed", "equal")}, "backlog": back}
 
 
+async def smoke(args: argparse.Namespace) -> dict:
+    """The set-up's bounded check (tests/benchmarks): one worker process, one prefilled stream, its verdicts stored."""
+    import asyncpg
+
+    from sister_stores.local_servers import LocalStores
+
+    with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
+        local = LocalStores(tmp, database="bench")
+        s = local.up(("sister",))["sister"]
+        try:
+            admin_dsn = s.with_database("postgres").postgres
+            run = await throughput(s.redis, admin_dsn, 1, args.jobs, args.batch, "mixed")
+            conn = await asyncpg.connect(admin_dsn)
+            try:
+                dbs = [r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'bench_%'")]
+            finally:
+                await conn.close()
+            conn = await asyncpg.connect(admin_dsn.rsplit("/", 1)[0] + f"/{dbs[0]}")
+            try:
+                run["stored"] = await conn.fetchval("SELECT count(*) FROM processed_jobs")
+            finally:
+                await conn.close()
+        finally:
+            local.down()
+    return run
+
+
 def _median(runs: list[dict], mix: str, workers: int) -> dict:
     mine = sorted((r for r in runs if r["mix"] == mix and r["workers"] == workers), key=lambda r: r["comparisons_per_s"])
     return mine[len(mine) // 2]
@@ -295,9 +322,14 @@ def main() -> None:
     parser.add_argument("--backlog-seconds", type=float, default=10.0)
     parser.add_argument("--maxlen", type=int, default=2000)
     parser.add_argument("--threshold", type=int, default=1000)
+    parser.add_argument("--smoke", action="store_true", help="set-up check only: one worker judges --jobs jobs, "
+                        "print JSON; writes no results")
     args = parser.parse_args()
     if args.cmd == "worker":
         run_worker(args)
+        return
+    if args.smoke:
+        print(json.dumps(asyncio.run(smoke(args))))
         return
     report = asyncio.run(bench(args))
     RESULTS.mkdir(parents=True, exist_ok=True)

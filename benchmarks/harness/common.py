@@ -237,6 +237,17 @@ async def prepare_legacy_db(addrs: Any, threads: list[str], accounts: tuple[str,
         await st.close()
 
 
+def stores_prepare(config: Path) -> str:
+    """`tapcompare stores prepare` on the benchmark's config, as a user readies stores before any serve
+    command: the read-only role, the sister schema, the results database. Its lines, or RuntimeError."""
+    proc = subprocess.run([TAPCOMPARE, "--config", str(config), "stores", "prepare"], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"tapcompare stores prepare failed (exit {proc.returncode}): {proc.stdout[-1500:]}"
+                           f"{proc.stderr[-1500:]}")
+    return proc.stdout
+
+
 def write_config(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path

@@ -1,0 +1,71 @@
+"""A quick smoke of every benchmark's set-up, so a change of the live path cannot break `make bench` unseen.
+
+Each benchmark script is run as `make bench` runs it (its own process, the venv's Python) in its bounded
+`--smoke` mode: it starts its real servers (store sets, legacy, rewrite, proxy, nginx, workers), sends a
+few requests and prints what it measured as JSON; nothing is written to benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+
+def smoke(script: str, *args: str, timeout: float = 120) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, str(BENCH / script), "--smoke", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+    assert proc.returncode == 0, f"{script} --smoke exit {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists(),
+                    reason="nginx not installed (make bench installs it: scripts/install-system-deps.sh nginx)")
+def test_proxy_overhead_setup_serves_and_judges() -> None:
+    out = smoke("proxy_overhead.py")
+    assert out["measured"] > 0 and out["ok"] == out["measured"], out
+    assert out["verdicts"]["match"] > 0, out
+    assert out["overhead_count"] > 0, out
+
+
+def test_legacy_vs_new_setup_writes_on_both_sides() -> None:
+    out = smoke("legacy_vs_new.py")
+    for side in ("legacy", "new"):
+        assert out[side]["measured"] > 0 and out[side]["ok"] == out[side]["measured"], out
+        assert out[side]["created"] > 0, out
+
+
+def test_scale_workers_setup_stores_verdicts() -> None:
+    out = smoke("scale_workers.py", "--jobs", "40")
+    assert out["stored"] == 40, out
+    assert out["comparisons_per_s"] > 0, out
+
+
+def test_compare_engine_payloads_compare() -> None:
+    import compare_engine
+
+    from diff_reports.comparator import Comparator
+    from diff_reports.types import Observation
+
+    payloads = compare_engine.payloads()
+    assert payloads
+    name, (a, b) = next(iter(payloads.items()))
+    record = Comparator([]).compare("read.comments.response", Observation("legacy", a), Observation("new", b))
+    assert record.verdict.value == "match", record
+
+
+@pytest.mark.xfail(strict=True, reason="replay_throughput.available() looks for shadow_proxy/replay; the replay moved to "
+                   "replay/ (e082b5b), so make bench reports it not available (benchmarks/replay_throughput.py, not ours)")
+def test_replay_throughput_finds_the_replay() -> None:
+    import replay_throughput
+
+    assert replay_throughput.available() is None
