@@ -4,12 +4,14 @@ Each thread's requests go one after another, in log order; threads run concurren
 `concurrency` requests in flight, at most `rate` per second overall). A create's `ref` is mapped
 to the fullname the legacy returned, and later requests that name it are rewritten to it.
 
-`lockstep` (the default) also waits, before a thread's next request, until the proxy recorded
-every verdict of the previous one (1 for a read or a write the legacy failed, 7 for a write it
-accepted or refused).
-The shadowed read or write then sees exactly the state its primary saw, so a verdict is never
-`raced` by the replay's own next request. Without it, only the primaries are ordered, and the
-harness's race classification is exercised instead.
+`lockstep` (the default) also waits, before a thread's next write, until the proxy recorded every
+verdict of the requests before it (1 for a read or a write the legacy failed, 7 for a write it
+accepted or refused), and before a read until every verdict of the writes before it. A run of
+reads between two writes changes nothing on either side, so its reads are in flight together
+(within `concurrency`); a write starts once all of them are judged. The shadowed read or write
+then sees exactly the state its primary saw, so a verdict is never `raced` by the replay's own
+next request. Without it (`--overlap`), only the primaries are ordered, and the harness's race
+classification is exercised instead.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import orjson
 
 from datasets.format import RequestRecord
 from replay.coverage import BehaviourCoverage, coverage_for
-from replay.dataset import WRITE_OPS, ReplayDataset
+from replay.dataset import READ_OPS, WRITE_OPS, ReplayDataset
 from replay.sink import CountingSink
 from traffic.exchange import created_fullname
 
@@ -130,8 +132,25 @@ class Driver:
         return self.stats
 
     async def _thread(self, session: aiohttp.ClientSession, requests: list[RequestRecord]) -> None:
-        for req in requests:
-            await self._one(session, req)
+        if not self.lockstep:
+            for req in requests:
+                await self._one(session, req)
+            return
+        reads: list[asyncio.Task[None]] = []  # the run of reads since the thread's last write, in flight
+        try:
+            for req in requests:
+                if req["op"] in READ_OPS:
+                    reads.append(asyncio.create_task(self._one(session, req)))
+                    continue
+                if reads:
+                    await asyncio.gather(*reads)
+                    reads.clear()
+                await self._one(session, req)
+            if reads:
+                await asyncio.gather(*reads)
+        finally:
+            for task in reads:
+                task.cancel()
 
     async def _one(self, session: aiohttp.ClientSession, req: RequestRecord) -> None:
         op = req["op"]
