@@ -134,7 +134,13 @@ def thread_probes(rng: random.Random, link: str, post: dict[str, Any], comments:
 
 
 MALFORMED = "t1_not-base36!"  # the legacy answers NO_THING_ID (codec.from36)
-REFUSAL_NAMES = 9            # seeded comments and refs write_probes uses
+REFUSAL_NAMES = 10           # seeded comments and refs write_probes uses
+
+
+def malformed_forms(real: str) -> list[str]:
+    """Names the legacy refuses as no fullname although a lenient parser would find a thing in them:
+    an existing comment's name in upper case or with a leading space, id 0, an id past 2^63-1."""
+    return [real.upper(), f" {real}", "t1_0", f"t1_{b36(2**63)}"]
 
 
 def write_probes(link: str, names: list[str], unknown: str, voters: list[str],
@@ -155,7 +161,7 @@ def write_probes(link: str, names: list[str], unknown: str, voters: list[str],
         {**base, "kind": "comment", "fullname": voted, "parent": link, "author": OTHER, "body": "probe: voted twice",
          "created_utc": t0 + 2, "spam": False},
     ]
-    first, second, reply, no_auth, bad, nowhere, *_ = names[3:]
+    first, second, reply, no_auth, bad, nowhere, bad_upper, *_ = names[3:]
     voter = voters[0]
 
     def create(user: str, parent: str, ref: str, probe: str, **extra: Any) -> dict[str, Any]:
@@ -183,6 +189,11 @@ def write_probes(link: str, names: list[str], unknown: str, voters: list[str],
         create(AUTHOR, MALFORMED, bad, "refusal.create.malformed_id", invalid="target"),
         edit(AUTHOR, MALFORMED, "probe: malformed", "refusal.edit.malformed_id", invalid="target"),
         vote(AUTHOR, MALFORMED, "refusal.vote.malformed_id", invalid="target"),
+        # the same refusals naming real comments malformed (upper case, a space, 0, overflow): a rewrite
+        # that parses ids leniently would write to the comment the legacy never touched
+        create(AUTHOR, mine.upper(), bad_upper, "refusal.create.malformed_id", invalid="target"),
+        edit(AUTHOR, mine.upper(), "probe: malformed, upper case", "refusal.edit.malformed_id", invalid="target"),
+        *(vote(AUTHOR, form, "refusal.vote.malformed_id", invalid="target") for form in malformed_forms(voted)),
         create(AUTHOR, unknown, nowhere, "refusal.create.unknown_id", invalid="target"),
         edit(AUTHOR, unknown, "probe: unknown", "refusal.edit.unknown_id", invalid="target"),
         vote(AUTHOR, unknown, "refusal.vote.unknown_id", invalid="target"),

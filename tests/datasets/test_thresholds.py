@@ -11,7 +11,7 @@ import pytest
 from datasets import thresholds as th
 from datasets.build import BuildOptions, build_dataset
 from datasets.format import DatasetError, write_dataset
-from datasets.probes import AUTHOR, MALFORMED, REFUSED_IN
+from datasets.probes import AUTHOR, MALFORMED, REFUSED_IN, b36, malformed_forms
 from datasets.validate import validate_dataset
 from legacy_adapter import handlers_read, handlers_write, listing, model, render
 from legacy_adapter.requests import depth_option, limit_option
@@ -129,6 +129,24 @@ def test_every_refusal_and_repeat_is_generated(records: list[dict]) -> None:
             if r["op"] in ("update", "increment"):
                 per_thing[r["thing"]].append((r["op"], r["user"], r.get("text", r.get("dir"))))
         assert any(a == b and a[0] == op for w in per_thing.values() for a, b in zip(w, w[1:])), op
+
+
+def test_malformed_forms_of_real_names_are_refused_by_the_legacy(records: list[dict]) -> None:
+    """Every endpoint also gets a malformed name a lenient parser would resolve to an existing comment
+    (upper case, a leading space, 0, past 2^63-1), and the legacy's own parser refuses each."""
+    from legacy_adapter.codec import MalformedName, parse_fullname
+
+    seeded = {r["fullname"] for r in records if r["kind"] == "comment"}
+    real = "t1_abc"
+    assert parse_fullname(real) == ("comment", int("abc", 36))
+    for form in malformed_forms(real):
+        with pytest.raises(MalformedName):
+            parse_fullname(form)
+    reqs = [r for r in records if r["kind"] == "request" and str(r.get("probe", "")).endswith(".malformed_id")]
+    upper = {r["op"] for r in reqs if (r.get("thing") or r.get("parent") or "").lower() in seeded
+             and (r.get("thing") or r.get("parent")) not in seeded}
+    assert upper == {"create", "update", "increment"}, upper
+    assert {r["thing"] for r in reqs if r["op"] == "increment"} >= {"t1_0", f"t1_{b36(2**63)}"}
 
 
 def test_probes_are_deterministic_by_seed() -> None:
