@@ -190,4 +190,11 @@ async def _events(path: ValidationPath, write: ComparisonJob, own_prod: list[Cdc
     legacy, new = await judging.scratch.project(legacy_events, new_events, str(link).split("_", 1)[-1], write.entity)
     if isinstance(new, BaseException):
         return direct(path, VerdictKind.MISMATCH, write, f"legacy CDC consumer failed on sister events: {new!r}")
-    return unexpected(judging.pair(path, write, legacy, new), side, _refusal(write))
+    record = judging.pair(path, write, legacy, new)
+    if record.verdict is VerdictKind.MATCH and bool(own_prod) != bool(own_sis):
+        # The consumer's projection can hide an event (an edit changes no score), but a refused
+        # write may publish none: the event itself is the unexpected write.
+        names = sorted({e.fields.get("fullname", "?") for e in (*own_prod, *own_sis)})
+        diff = Difference("$", "added", None, names) if own_sis else Difference("$", "removed", names, None)
+        record = VerdictRecord(path.name, VerdictKind.MISMATCH, write.entity, write.request_id, differences=(diff,))
+    return unexpected(record, side, _refusal(write))

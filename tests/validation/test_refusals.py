@@ -75,6 +75,7 @@ async def refusals_and_repeats(stack: Stack) -> Run:
         await _send(stack, run, "refusal.missing_auth", create, None, thing_id=R2_LINK, text="anonymous")
     for target in (n["Z5"], n["Z9"]):
         await _send(stack, run, "refusal.malformed_id", vote, "dave", id=target.upper(), dir="1")
+        await _send(stack, run, "refusal.malformed_id", edit, "bob", thing_id=target.upper(), text="upper case")
         await _send(stack, run, "follow", vote, "carol", id=target, dir="1")
     for target in ("t1_zzzzzzz", "t1_zzzzzzy"):
         await _send(stack, run, "refusal.vote.unknown_id", vote, "bob", id=target, dir="1")
@@ -132,6 +133,10 @@ async def test_a_planted_refusal_or_repeat_bug_is_caught_once_per_path(stores, m
     if bug.name.startswith("refusal."):
         store_hits = [r for r in flagged if not r.path.endswith(".response")]
         assert all(r.differences[0].kind == UNEXPECTED_WRITE for r in store_hits), store_hits
+        # An event the refused write published is flagged on both CDC paths, even where the legacy
+        # consumer's projection of it changes nothing (an edit moves no score).
+        cdc = {(r.request_id, r.path.rsplit(".", 1)[-1]) for r in store_hits if ".redis_cdc." in r.path}
+        assert {rid for rid, check in cdc if check == "parity"} == {rid for rid, check in cdc if check == "legacy_read"}, cdc
     # Nothing else mismatches: not the other kinds, and not the write after the bug on the same
     # entity (re-synchronised) -- that one is judged `match` on every path.
     others = [(s.label, r.path, r.reason) for s in run.sent if s.label != bug.name
