@@ -329,6 +329,9 @@ class RampSettings(BaseModel):
     # lets one executor of the fleet act (renewed every tick; another takes over once it lapses).
     plan_tick_s: float = Field(default=5.0, gt=0)
     plan_lease_s: float = Field(default=30.0, gt=0)
+    # Every `proxy serve` with a [[ramp.plan]] runs an executor too (only the lease holder acts), so a
+    # started plan advances with no process of its own; false leaves it to `tapcompare ramp plan run`.
+    plan_in_proxy: bool = True
 
     @model_validator(mode="before")
     @classmethod

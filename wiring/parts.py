@@ -230,6 +230,10 @@ class Parts:
                 sink = self.results_sink()
             if isinstance(sink, ResultsSink) and sink.pipeline is not None:
                 resources.insert(0, sink.pipeline)
+        if s.ramp.plan and s.ramp.plan_in_proxy:
+            from wiring.ramp_plan import PlanRunner
+
+            resources.append(PlanRunner.from_settings(s, ramp_redis=self.ramp_redis, results_dsn=self.results_dsn))
         return create_app(
             s.proxy, legacy_url=legacy_url or self.legacy_url, new_url=new_url or self.new_url,
             tap_secret=s.new_service.tap_secret, ramp_redis_url=self.ramp_redis, comparator=self.comparator,

@@ -210,7 +210,9 @@ class PlanRunner:
                    tick_s=settings.ramp.plan_tick_s, lease_s=settings.ramp.plan_lease_s)
 
     async def start(self) -> None:
-        self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=2)
+        # min_size 0: no connection at start, so a proxy starts while the results database is down (a
+        # tick then fails, is logged and retried; the primary path never waits on it).
+        self._pool = await asyncpg.create_pool(self._dsn, min_size=0, max_size=2)
         self._redis = aioredis.from_url(self._url)
         self.executor = PlanExecutor(PlanControl(self._redis, self._keys), self._pool, tick_s=self._tick_s,
                                      lease_s=self._lease_s)

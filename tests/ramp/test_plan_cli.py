@@ -75,7 +75,8 @@ def plan_cli(stores, results_dsn: str, tmp_path: Path):  # noqa: F811
 
 
 @contextlib.asynccontextmanager
-async def proxy_in_front(stores, legacy_url: str, new_url: str, results_dsn: str) -> AsyncIterator[str]:
+async def proxy_in_front(stores, legacy_url: str, new_url: str, results_dsn: str,
+                         ramp: dict | None = None) -> AsyncIterator[str]:
     def store_set(a) -> dict:
         return {"local": False, "postgres": a.postgres, "memcached": a.memcached, "redis": a.redis}
 
@@ -84,7 +85,7 @@ async def proxy_in_front(stores, legacy_url: str, new_url: str, results_dsn: str
         "legacy": {"port": URL(legacy_url).port},
         "new_service": {"port": URL(new_url).port, "tap_secret": SECRET, "readonly_role": READONLY_ROLE},
         "proxy": {"admin_token": ADMIN_TOKEN, "guard_enabled": False, "recheck_read_mismatches": False},
-        "reports": {"results_dsn": results_dsn}})
+        "reports": {"results_dsn": results_dsn}, **({"ramp": ramp} if ramp is not None else {})})
     app = Parts(settings).proxy_app(with_capture=False)
     runner, url = await serve(app)
     try:
@@ -169,3 +170,37 @@ async def test_plan_advances_on_go_and_rolls_back_on_a_wrong_rewrite(plan_cli, r
     assert shown.returncode == 0, shown.stderr
     view = json.loads(shown.stdout)["plans"][0]
     assert (view["pct"], view["plan"]["status"], view["plan"]["reason"]) == (5.0, "rolled_back", rollback.why)
+
+
+async def test_the_proxy_runs_the_plan_with_no_executor_of_its_own(plan_cli, real_services, stores,  # noqa: F811
+                                                                   results_dsn: str) -> None:
+    """A proxy whose settings declare the plan runs the executor among its parts (plan_in_proxy, the
+    default): the plan started through the CLI advances with no `ramp plan run` anywhere."""
+    import tomllib
+
+    run, _ = plan_cli
+    _, legacy_url, new_url = real_services
+    redis = aioredis.from_url(stores.sister.redis)
+    plans = PlanStore(redis, RampKeys())
+
+    async def state() -> PlanState | None:
+        return (await plans.get("info"))[1]
+
+    stop = asyncio.Event()
+    try:
+        async with proxy_in_front(stores, legacy_url, new_url, results_dsn, tomllib.loads(PLAN)["ramp"]) as url:
+            sender = asyncio.create_task(traffic(url, stop))
+            try:
+                started = await asyncio.to_thread(run, "ramp", "plan", "start", "info", "--why", "plan test")
+                assert started.returncode == 0, started.stderr
+                at_5 = await eventually(state, lambda s: s is not None and s.pct >= 5, timeout=30,
+                                        what="the proxy's executor to take the plan to 5%")
+            finally:
+                stop.set()
+                await sender
+        assert at_5.status == "running", at_5.reason
+        entries = [a for a in reversed(await recent_audit(redis, RampKeys(), 50)) if a.endpoint == "info"]
+        assert [(a.from_pct, a.to_pct) for a in entries][:2] == [(0, 1), (1, 5)]
+        assert entries[1].who.startswith("plan:") and entries[1].why.startswith("plan step 2 of 4: 1% -> 5%; go: ")
+    finally:
+        await redis.aclose()
