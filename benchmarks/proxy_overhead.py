@@ -48,7 +48,7 @@ from harness.prom import buckets, scrape, total  # noqa: E402
 
 async def seed_production(stack: Stack) -> list[str]:
     """The legacy schema and the seeded thread on production; the first eight comments' fullnames."""
-    report = await prepare_legacy_db(stack.production, [THREAD], ("bench_reader",))
+    report = await prepare_legacy_db(stack.production, [THREAD], ("bench_reader", WRITER, *VOTERS))
     import asyncpg
 
     conn = await asyncpg.connect(stack.production.postgres)
@@ -76,6 +76,40 @@ def read_paths(comment_names: list[str]) -> list[dict[str, Any]]:
         out.append({"method": "GET", "path": path, "label": "info"})
         if i % 2 == 1:
             out.append({"method": "GET", "path": listing[i // 2 % len(listing)], "label": "comments"})
+    return out
+
+
+WRITER = "bench_writer"
+VOTERS = tuple(f"bench_voter{i:02d}" for i in range(40))
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def write_mix(reads: list[dict[str, Any]], comment_names: list[str], own: list[str], n: int) -> list[dict[str, Any]]:
+    """`n` requests on the seeded thread, one in ten a write: creates, edits of the writer's own comments,
+    votes (each voter votes once per comment per cycle, up, down or clear); the other nine are the read mix."""
+    from urllib.parse import urlencode
+
+    out: list[dict[str, Any]] = []
+    w = 0
+    dirs = ("1", "-1", "0")
+    for i in range(n):
+        if i % 10 != 9:
+            out.append(reads[i % len(reads)])
+            continue
+        kind = w % 3
+        if kind == 0:
+            out.append({"method": "POST", "path": "/api/comment", "label": "create", "headers": {**FORM, "X-Auth-User": WRITER},
+                        "body": urlencode({"thing_id": THREAD, "text": f"benchmark comment {w}: " + "lorem ipsum " * 6})})
+        elif kind == 1:
+            out.append({"method": "POST", "path": "/api/editusertext", "label": "edit", "headers": {**FORM, "X-Auth-User": WRITER},
+                        "body": urlencode({"thing_id": own[w % len(own)], "text": f"edited {w}: " + "dolor sit amet " * 6})})
+        else:
+            v = w // 3
+            out.append({"method": "POST", "path": "/api/vote", "label": "vote",
+                        "headers": {**FORM, "X-Auth-User": VOTERS[v % len(VOTERS)]},
+                        "body": urlencode({"id": comment_names[(v // len(VOTERS)) % len(comment_names)],
+                                           "dir": dirs[(v // (len(VOTERS) * len(comment_names))) % 3]})})
+        w += 1
     return out
 
 
@@ -140,6 +174,7 @@ def summarise(raw_ms: list[float]) -> dict[str, float]:
             "p99_ms": percentile(values, 99), "max_ms": values[-1] if values else float("nan")}
 
 
+ENDPOINTS = ("info", "comments", "create", "update", "increment")
 VERDICTS = ("match", "mismatch", "ignored", "raced", "shadow_error", "unavailable", "skipped")
 
 
@@ -194,6 +229,7 @@ class Bench:
         self.seg_s = 3
         self.wrk_s = 3 if quick else 5
         self.scen: dict[str, Scenario] = {}
+        self.write_pos = 0
         self.max: dict[str, Any] = {}
 
     def setup(self) -> None:
@@ -201,7 +237,9 @@ class Bench:
         self.work = stack.tmp
         names = run_async(seed_production(stack))
         self.requests = read_paths(names)
-        self.legacy_port, self.new_port, self.proxy_port, self.ng_plain, self.ng_mirror = free_ports(5)
+        self.names = names
+        (self.legacy_port, self.new_port, self.proxy_port, self.ng_plain, self.ng_mirror, self.stream_port,
+         self.worker_port) = free_ports(7)
         self.cfg = stack.tmp / "bench.toml"
         self.cfg.write_text(
             toml_stores(stack)
@@ -211,6 +249,10 @@ class Bench:
             f'\n[proxy]\nport = {self.proxy_port}\nadmin_token = "{ADMIN_TOKEN}"\nguard_enabled = false\n'
             f"queue_size = {QUEUE_SIZE}\n"
         )
+        # The out-of-process layout: a second proxy publishing to the jobs stream, a `tapcompare worker` judging.
+        self.stream_cfg = stack.tmp / "bench-stream.toml"
+        self.stream_cfg.write_text(self.cfg.read_text().replace(
+            f"port = {self.proxy_port}\n", f'port = {self.stream_port}\ncompare_mode = "stream"\n'))
         stores_prepare(self.cfg)  # what `proxy serve` checks at start-up: role, sister schema, results database
         cfg = str(self.cfg)
         self.legacy = Proc("legacy", [TAPCOMPARE, "--config", cfg, "legacy", "serve", "--port", str(self.legacy_port)],
@@ -223,7 +265,24 @@ class Bench:
                           port=self.ng_mirror, ready_path=None)
         self.proxy = Proc("proxy", [TAPCOMPARE, "--config", cfg, "proxy", "serve", "--port", str(self.proxy_port),
                                     "--log-level", "WARNING"], self.work, port=self.proxy_port)
-        for port in (self.legacy_port, self.ng_plain, self.ng_mirror, self.proxy_port, self.new_port):
+        self.stream_proxy = Proc("proxy_stream", [TAPCOMPARE, "--config", str(self.stream_cfg), "proxy", "serve", "--port",
+                                                  str(self.stream_port), "--log-level", "WARNING"], self.work, port=self.stream_port)
+        self.worker = Proc("worker", [TAPCOMPARE, "--config", str(self.stream_cfg), "worker", "--port", str(self.worker_port),
+                                      "--consumer", "bench-0"], self.work, port=self.worker_port)
+        from urllib.parse import urlencode
+        from urllib.request import Request, urlopen
+
+        own = []
+        self.set_ramp(100)  # the writer's own comments (the write mix edits them), shadowed so both sides hold them
+        for i in range(4):
+            req = Request(f"http://127.0.0.1:{self.proxy_port}/api/comment", method="POST", headers={**FORM, "X-Auth-User": WRITER},
+                          data=urlencode({"thing_id": THREAD, "text": f"benchmark own comment {i}"}).encode())
+            with urlopen(req, timeout=10) as resp:
+                own.append(json.loads(resp.read())["json"]["data"]["things"][0]["data"]["name"])
+        self.set_ramp(0)
+        self.settle()
+        self.writes = write_mix(self.requests, names, own, 20000)
+        for port in (self.legacy_port, self.ng_plain, self.ng_mirror, self.proxy_port, self.new_port, self.stream_port):
             for r in self.requests[:3]:
                 status, _ = http_get(f"http://127.0.0.1:{port}{r['path']}")
                 assert status == 200, (port, r, status)
@@ -233,26 +292,33 @@ class Bench:
         request answered 200 and the proxy judged shadow exchanges. Nothing is written to results/."""
         self.set_ramp(100)
         res = self.fixed("smoke_proxy_100", self.proxy_port, 1.0, True)
+        wres = self.fixed("smoke_stream_100_writes", self.stream_port, 1.0, True, self.writes)
         self.set_ramp(0)
         self.settle(10)
         proxy = self.scen["smoke_proxy_100"].proxy
+        worker = scrape(self.worker_port)
         return {"ok": res["ok"], "measured": res["measured"], "statuses": res["statuses"],
-                "verdicts": proxy.get("verdicts", {}), "overhead_count": proxy.get("overhead_count", 0)}
+                "verdicts": proxy.get("verdicts", {}), "overhead_count": proxy.get("overhead_count", 0),
+                "stream": {"ok": wres["ok"], "measured": wres["measured"], "statuses": wres["statuses"],
+                           "by_label": sorted(wres["by_label"]),
+                           "worker_jobs": total(worker, "tapcompare_worker_jobs_total")}}
 
     # -- controls ------------------------------------------------------------------------------
     def set_ramp(self, pct: float) -> None:
         auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        base = f"http://127.0.0.1:{self.proxy_port}/admin/ramp"
-        for endpoint in ("info", "comments"):
-            http_json("PUT", f"{base}/{endpoint}", {"pct": pct, "why": "benchmark"}, auth)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            _, body = http_get(base, headers=auth)
-            view = json.loads(body).get("this_proxy", {})
-            if all(float(view.get(e, -1)) == float(pct) for e in ("info", "comments")):
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"proxy did not pick up ramp {pct}")
+        for port in (self.proxy_port, self.stream_port):
+            base = f"http://127.0.0.1:{port}/admin/ramp"
+            for endpoint in ENDPOINTS:
+                http_json("PUT", f"{base}/{endpoint}", {"pct": pct, "why": "benchmark"}, auth)
+            deadline = time.monotonic() + 10
+            while True:
+                _, body = http_get(base, headers=auth)
+                view = json.loads(body).get("this_proxy", {})
+                if all(float(view.get(e, -1)) == float(pct) for e in ENDPOINTS):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"proxy on {port} did not pick up ramp {pct}: {view}")
+                time.sleep(0.05)
 
     def fault(self, mode: str) -> None:
         status, _ = http_get(f"http://127.0.0.1:{self.new_port}/__fault/{mode}")
@@ -268,11 +334,19 @@ class Bench:
         return depth
 
     # -- runs ----------------------------------------------------------------------------------
-    def fixed(self, key: str, port: int, seconds: float, through_proxy: bool) -> dict[str, Any]:
-        spec = {"base": f"http://127.0.0.1:{port}", "requests": self.requests, "rate": RATE,
+    def fixed(self, key: str, port: int, seconds: float, through_proxy: bool,
+              requests: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        if requests is None:
+            requests = self.requests
+        else:  # the write mix: fresh writes every run (creates and votes never repeat a state)
+            n = int(RATE * (seconds + 0.5)) + 1
+            start = self.write_pos
+            self.write_pos += n
+            requests = requests[start:start + n]
+        spec = {"base": f"http://127.0.0.1:{port}", "requests": requests, "rate": RATE,
                 "duration_s": seconds, "warmup_s": 0.5, "drain_s": 6.0, "timeout_s": 10.0, "connections": 64}
-        before = scrape(self.proxy_port) if through_proxy else {}
-        poller = DepthPoller(self.proxy_port) if through_proxy else None
+        before = scrape(port) if through_proxy else {}
+        poller = DepthPoller(port) if through_proxy else None
         if poller:
             poller.start()
         try:
@@ -286,7 +360,7 @@ class Bench:
         scen.add(res)
         if through_proxy:
             time.sleep(0.2)
-            after = scrape(self.proxy_port)
+            after = scrape(port)
 
             def delta(name: str, flt: str = "") -> float:
                 return total(after, name, flt) - total(before, name, flt)
@@ -300,16 +374,18 @@ class Bench:
                 "overhead_buckets": {str(le): n - buckets(before, "tapcompare_proxy_overhead_seconds").get(le, 0.0)
                                      for le, n in buckets(after, "tapcompare_proxy_overhead_seconds").items()},
                 "verdicts": {v: delta("tapcompare_proxy_verdicts_total", f'verdict="{v}"') for v in VERDICTS},
-                "rss_mib": (self.proxy_rss("VmRSS") or 0) / 1024, "peak_rss_mib": (self.proxy_rss("VmHWM") or 0) / 1024,
+                "rss_mib": (self.proxy_rss("VmRSS", port) or 0) / 1024,
+                "peak_rss_mib": (self.proxy_rss("VmHWM", port) or 0) / 1024,
             })
         o = res["overall"]
         print(f"  {key:22s} {RATE}/s: p50 {o['p50_ms']:7.2f} ms  p99 {o['p99_ms']:8.2f} ms  ok {res['ok']}/{res['measured']}"
               + (f"  peak depth {poller.peak:.0f}" if poller else ""), flush=True)
         return res
 
-    def proxy_rss(self, field: str) -> int | None:
+    def proxy_rss(self, field: str, port: int | None = None) -> int | None:
+        pid = self.stream_proxy.pid if port == self.stream_port else self.proxy.pid
         try:
-            for line in Path(f"/proc/{self.proxy.pid}/status").read_text().splitlines():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith(field + ":"):
                     return int(line.split()[1])
         except OSError:
@@ -326,15 +402,20 @@ class Bench:
     def run(self) -> dict[str, Any]:
         order: list[tuple[str, int, float | None]] = [
             ("direct", self.legacy_port, None), ("proxy_0", self.proxy_port, 0), ("proxy_10", self.proxy_port, 10),
-            ("proxy_100", self.proxy_port, 100), ("nginx_plain", self.ng_plain, None), ("nginx_mirror", self.ng_mirror, None),
+            ("proxy_100", self.proxy_port, 100), ("stream_100", self.stream_port, 100),
+            ("nginx_plain", self.ng_plain, None), ("nginx_mirror", self.ng_mirror, None),
         ]
-        print(f"proxy overhead: {self.rounds} interleaved rounds of {self.seg_s} s per set-up at {RATE} req/s", flush=True)
+        # The write mix (one in ten a write) on the same set-ups, interleaved with the read mix in every round.
+        worder = [("w_" + k, port, pct) for k, port, pct in order if k != "proxy_10"]
+        print(f"proxy overhead: {self.rounds} interleaved rounds of {self.seg_s} s per set-up at {RATE} req/s, "
+              "read mix and write mix (10% writes)", flush=True)
+        both = [(k, port, pct, False) for k, port, pct in order] + [(k, port, pct, True) for k, port, pct in worder]
         for rnd in range(self.rounds):
-            rotated = order[rnd % len(order):] + order[:rnd % len(order)]
-            for key, port, pct in rotated:
+            shift = rnd * 3 % len(both)
+            for key, port, pct, writes in both[shift:] + both[:shift]:
                 if pct is not None:
                     self.set_ramp(pct)
-                self.fixed(key, port, self.seg_s, pct is not None)
+                self.fixed(key, port, self.seg_s, pct is not None, self.writes if writes else None)
             self.set_ramp(0)
             self.settle()
         print(f"max throughput (wrk, {self.wrk_s} s each)", flush=True)

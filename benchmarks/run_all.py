@@ -23,7 +23,7 @@ from harness.common import BENCH, RESULTS, ROOT, machine  # noqa: E402
 
 # (name, script, time limit in seconds, extra args in full mode, extra args in quick mode)
 BENCHMARKS = [
-    ("proxy_overhead", "proxy_overhead.py", 420, [], ["--quick"]),
+    ("proxy_overhead", "proxy_overhead.py", 720, [], ["--quick"]),
     ("legacy_vs_new", "legacy_vs_new.py", 180, [], ["--quick"]),
     ("replay_throughput", "replay_throughput.py", 330, [], ["--quick"]),
     ("compare_engine", "compare_engine.py", 180, ["--quick"], ["--quick"]),

@@ -35,6 +35,10 @@ def test_proxy_overhead_setup_serves_and_judges() -> None:
     assert out["measured"] > 0 and out["ok"] == out["measured"], out
     assert out["verdicts"]["match"] > 0, out
     assert out["overhead_count"] > 0, out
+    stream = out["stream"]  # the write mix through the out-of-process layout: proxy (stream) + `tapcompare worker`
+    assert stream["measured"] > 0 and stream["ok"] == stream["measured"], out
+    assert {"create", "edit", "vote"} <= set(stream["by_label"]), out
+    assert stream["worker_jobs"] > 0, out
 
 
 def test_legacy_vs_new_setup_writes_on_both_sides() -> None:
