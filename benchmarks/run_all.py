@@ -25,7 +25,7 @@ from harness.common import BENCH, RESULTS, ROOT, machine  # noqa: E402
 BENCHMARKS = [
     ("proxy_overhead", "proxy_overhead.py", 720, [], ["--quick"]),
     ("legacy_vs_new", "legacy_vs_new.py", 180, [], ["--quick"]),
-    ("replay_throughput", "replay_throughput.py", 330, [], ["--quick"]),
+    ("replay_throughput", "replay_throughput.py", 1500, [], ["--quick"]),
     ("compare_engine", "compare_engine.py", 180, ["--quick"], ["--quick"]),
     ("scale_workers", "scale_workers.py", 240, [], ["--jobs", "600", "--reps", "1", "--backlog-seconds", "4"]),
 ]

@@ -2,8 +2,9 @@
 
 `python replay_once.py DATASET STORES_DIR OUT_DIR RESULT.json`. It calls what `tapcompare replay`
 calls (replay: open_stores, run_replay with --fail-on none, no progress bar), so the
-whole replay stack (legacy, rewrite, proxy, validation, results) runs in this process and its peak
-RSS (VmHWM) is the replay's memory; the store servers are separate processes, stopped at the end.
+proxy, validation and results run in this process and its peak RSS (VmHWM) is the replay's
+memory; the legacy and the rewrite serve from its child processes (not counted: a spawned
+child's ru_maxrss includes the parent's pages at fork); the store servers are separate processes, stopped at the end.
 """
 
 from __future__ import annotations

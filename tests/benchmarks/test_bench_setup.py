@@ -67,9 +67,16 @@ def test_compare_engine_payloads_compare() -> None:
     assert record.verdict.value == "match", record
 
 
-@pytest.mark.xfail(strict=True, reason="replay_throughput.available() looks for shadow_proxy/replay; the replay moved to "
-                   "replay/ (e082b5b), so make bench reports it not available (benchmarks/replay_throughput.py, not ours)")
-def test_replay_throughput_finds_the_replay() -> None:
-    import replay_throughput
-
-    assert replay_throughput.available() is None
+def test_replay_throughput_setup_replays_copies_and_the_legacy_alone() -> None:
+    out = smoke("replay_throughput.py", timeout=300)
+    assert out["available"], out
+    one, two = out["rows"]
+    assert (one["k"], two["k"]) == (1, 2), out
+    for row in (one, two):
+        assert row["incomplete"] == [] and row["verdicts"] > row["requests"], row  # every verdict, 7 per write
+    assert two["requests"] > 1.5 * one["requests"], out  # the copies are threads of their own
+    legacy = out["legacy_alone"]
+    assert legacy["sent"] == one["requests"] and legacy["transport_errors"] == 0, legacy
+    targets = out["analysis"]["targets"]
+    assert {"efficiency", "untrimmed_drive_s", "growth", "peak_rss_mib"} == set(targets), targets
+    assert targets["efficiency"]["value"] > 0 and set(targets["growth"]["value"]) == {"1", "2"}, targets
