@@ -45,6 +45,7 @@ from harness.overhead_report import (  # noqa: E402
     QUEUE_SIZE, RATE, THREAD, analyse, markdown_isolation, markdown_overhead,
 )
 from harness.prom import buckets, scrape, total  # noqa: E402
+from harness.write_mix import FORM, VOTERS, WRITER, write_mix  # noqa: E402
 
 async def seed_production(stack: Stack) -> list[str]:
     """The legacy schema and the seeded thread on production; the first eight comments' fullnames."""
@@ -76,40 +77,6 @@ def read_paths(comment_names: list[str]) -> list[dict[str, Any]]:
         out.append({"method": "GET", "path": path, "label": "info"})
         if i % 2 == 1:
             out.append({"method": "GET", "path": listing[i // 2 % len(listing)], "label": "comments"})
-    return out
-
-
-WRITER = "bench_writer"
-VOTERS = tuple(f"bench_voter{i:02d}" for i in range(40))
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-def write_mix(reads: list[dict[str, Any]], comment_names: list[str], own: list[str], n: int) -> list[dict[str, Any]]:
-    """`n` requests on the seeded thread, one in ten a write: creates, edits of the writer's own comments,
-    votes (each voter votes once per comment per cycle, up, down or clear); the other nine are the read mix."""
-    from urllib.parse import urlencode
-
-    out: list[dict[str, Any]] = []
-    w = 0
-    dirs = ("1", "-1", "0")
-    for i in range(n):
-        if i % 10 != 9:
-            out.append(reads[i % len(reads)])
-            continue
-        kind = w % 3
-        if kind == 0:
-            out.append({"method": "POST", "path": "/api/comment", "label": "create", "headers": {**FORM, "X-Auth-User": WRITER},
-                        "body": urlencode({"thing_id": THREAD, "text": f"benchmark comment {w}: " + "lorem ipsum " * 6})})
-        elif kind == 1:
-            out.append({"method": "POST", "path": "/api/editusertext", "label": "edit", "headers": {**FORM, "X-Auth-User": WRITER},
-                        "body": urlencode({"thing_id": own[w % len(own)], "text": f"edited {w}: " + "dolor sit amet " * 6})})
-        else:
-            v = w // 3
-            out.append({"method": "POST", "path": "/api/vote", "label": "vote",
-                        "headers": {**FORM, "X-Auth-User": VOTERS[v % len(VOTERS)]},
-                        "body": urlencode({"id": comment_names[(v // len(VOTERS)) % len(comment_names)],
-                                           "dir": dirs[(v // (len(VOTERS) * len(comment_names))) % 3]})})
-        w += 1
     return out
 
 

@@ -122,6 +122,10 @@ async def judge_refusal(write: ComparisonJob, paths: list[ValidationPath], sides
     return out
 
 
+def _fullnames(events: list[CdcEvent]) -> list[str]:
+    return sorted({e.fields.get("fullname", "?") for e in events})
+
+
 async def _guarded(awaitable: Awaitable[list[CdcEvent]]) -> list[CdcEvent] | BaseException:
     try:
         return await awaitable
@@ -135,7 +139,7 @@ def _no_entity(path: ValidationPath, write: ComparisonJob, own_sis: list[CdcEven
     if isinstance(own_sis, BaseException):
         return direct(path, VerdictKind.UNAVAILABLE, write, f"sister redis_cdc unreadable: {own_sis!r}")
     if own_sis:
-        names = sorted({e.fields.get("fullname", "?") for e in own_sis})
+        names = _fullnames(own_sis)
         record = VerdictRecord(path.name, VerdictKind.MISMATCH, write.entity, write.request_id,
                                differences=(Difference("$", "added", None, names),))
         return unexpected(record, "rewrite", _refusal(write))
@@ -194,7 +198,7 @@ async def _events(path: ValidationPath, write: ComparisonJob, own_prod: list[Cdc
     if record.verdict is VerdictKind.MATCH and bool(own_prod) != bool(own_sis):
         # The consumer's projection can hide an event (an edit changes no score), but a refused
         # write may publish none: the event itself is the unexpected write.
-        names = sorted({e.fields.get("fullname", "?") for e in (*own_prod, *own_sis)})
+        names = _fullnames([*own_prod, *own_sis])
         diff = Difference("$", "added", None, names) if own_sis else Difference("$", "removed", names, None)
         record = VerdictRecord(path.name, VerdictKind.MISMATCH, write.entity, write.request_id, differences=(diff,))
     return unexpected(record, side, _refusal(write))

@@ -12,8 +12,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -106,17 +107,23 @@ async def traffic(url: str, stop: asyncio.Event) -> None:
             await asyncio.sleep(0.005)  # a paced client, not a wait for anything
 
 
+def info_plan(stores: Any) -> tuple[aioredis.Redis, Callable[[], Awaitable[PlanState | None]]]:
+    """The control-plane Redis client and a reader of the `info` plan's state."""
+    redis = aioredis.from_url(stores.sister.redis)
+    plans = PlanStore(redis, RampKeys())
+
+    async def state() -> PlanState | None:
+        return (await plans.get("info"))[1]
+    return redis, state
+
+
 async def test_plan_advances_on_go_and_rolls_back_on_a_wrong_rewrite(plan_cli, real_services, stores,  # noqa: F811
                                                                     results_dsn: str, monkeypatch) -> None:
     from new_comments_service import app as rewrite
 
     run, spawn = plan_cli
     _, legacy_url, new_url = real_services
-    redis = aioredis.from_url(stores.sister.redis)
-    plans = PlanStore(redis, RampKeys())
-
-    async def state() -> PlanState | None:
-        return (await plans.get("info"))[1]
+    redis, state = info_plan(stores)
 
     stop = asyncio.Event()
     executor: subprocess.Popen[str] | None = None
@@ -180,11 +187,7 @@ async def test_the_proxy_runs_the_plan_with_no_executor_of_its_own(plan_cli, rea
 
     run, _ = plan_cli
     _, legacy_url, new_url = real_services
-    redis = aioredis.from_url(stores.sister.redis)
-    plans = PlanStore(redis, RampKeys())
-
-    async def state() -> PlanState | None:
-        return (await plans.get("info"))[1]
+    redis, state = info_plan(stores)
 
     stop = asyncio.Event()
     try:
