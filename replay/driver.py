@@ -126,7 +126,10 @@ class Driver:
     async def run(self) -> DriveStats:
         started = time.perf_counter()
         connector = aiohttp.TCPConnector(limit=0)
-        async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as session:
+        # A deadline on every request: a proxy that never answers is a transport error naming it, not a hung run.
+        timeout = aiohttp.ClientTimeout(total=self.verdict_timeout_s)
+        async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
+                                         timeout=timeout) as session:
             await asyncio.gather(*(self._thread(session, reqs) for reqs in self.dataset.by_thread().values()))
         self.stats.seconds = time.perf_counter() - started
         return self.stats
@@ -170,7 +173,7 @@ class Driver:
                     body = orjson.loads(raw) if raw else None
                 except orjson.JSONDecodeError:
                     body = None  # not JSON (an error page): still counted by status
-            except (aiohttp.ClientError, OSError, ValueError) as exc:
+            except (aiohttp.ClientError, OSError, ValueError, TimeoutError) as exc:
                 self.stats.transport_errors[type(exc).__name__] += 1
                 self._on_sent()
                 return

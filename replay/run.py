@@ -50,6 +50,7 @@ class ReplayOptions:
     keep_running: bool = False  # leave the stack serving after the run (the demo); the caller stops it
     thresholds: Thresholds = field(default_factory=Thresholds)  # when a path is inconclusive
     processes: bool = True  # legacy and rewrite each in a process of their own (replay/stack.py)
+    workers: int = 0  # > 0: judged by this many stream-mode worker processes instead of in the proxy
     inconclusive: str = "fail"            # fail | warn: what an inconclusive path does to the gate
     require_coverage: list[str] = field(default_factory=list)  # behaviour branches the gate demands
 
@@ -83,6 +84,8 @@ def incompleteness(stack: ReplayStack, drive: DriveStats) -> list[str]:
         out.append(f"requests not sent, naming a create the legacy did not return: {dict(drive.unresolved)}")
     if drive.transport_errors:
         out.append(f"requests that failed in transport: {dict(drive.transport_errors)}")
+    if stack.stored is not None and stack.stored.error is not None:
+        out.append(f"following the workers' stored verdicts stopped: {stack.stored.error}")
     if stack.raised:
         out.append(f"exceptions on the shadow side: {dict(stack.raised)}")
     writer = stack.writer
@@ -115,12 +118,12 @@ async def run_replay(settings: Settings, stores: ReplayStores, options: ReplayOp
     t0 = time.perf_counter()
     dataset = load_dataset(options.dataset)
     baseline = load_baseline(options.baseline)
-    settings = replay_settings(settings, queue_size=len(dataset.requests) + 1)
+    settings = replay_settings(settings, queue_size=len(dataset.requests) + 1, workers=options.workers)
     await prepare(stores, settings, fresh=options.fresh)
     seed = await seed_both(stores, settings, dataset.seed)
     timings["prepare_and_seed_s"] = time.perf_counter() - t0
     since = dt.datetime.now(dt.timezone.utc)
-    stack = ReplayStack(settings, stores, processes=options.processes)
+    stack = ReplayStack(settings, stores, processes=options.processes, workers=options.workers)
     await stack.start()
     try:
         t1 = time.perf_counter()
@@ -143,6 +146,8 @@ async def run_replay(settings: Settings, stores: ReplayStores, options: ReplayOp
             await stack.settle(drive.sent, options.settle_timeout_s or 60 + 0.2 * len(dataset.requests))
         except TimeoutError:
             pass  # what did not arrive is reported as missing below
+        if stack.stored is not None:
+            await stack.stored.fill_examples()
         timings["settle_s"] = time.perf_counter() - t2
         incomplete = incompleteness(stack, drive)
         gate = decide(options.fail_on, stack.sink.groups, baseline, incomplete)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from diff_reports.grouping import REVIEW_VERDICTS, Signature, signature
 from diff_reports.types import VerdictKind, VerdictRecord
-from judge.recording import ResultsSink
+from judge.recording import InMemorySink, ResultsSink
 
 EXAMPLES_PER_GROUP = 3
 
@@ -40,17 +40,25 @@ class CountingSink(ResultsSink):
         self.total = 0
 
     async def record(self, record: VerdictRecord) -> None:
+        self._count(record, signature(record), record)
+        await super().record(record)  # the results writer, counts, then wakes the waiters
+
+    async def stored(self, record: VerdictRecord, sig: Signature | None) -> None:
+        """A verdict a worker already stored (replay --workers): counted and grouped like `record`,
+        not written again. `record` holds what the results row holds (no differences), so `sig` is
+        the group's stored signature and examples come later (`Group.examples` via the tail)."""
+        self._count(record, sig, None)
+        await InMemorySink.record(self, record)  # counts, then wakes the waiters; no writer
+
+    def _count(self, record: VerdictRecord, sig: Signature | None, example: VerdictRecord | None) -> None:
         self.total += 1
         if record.request_id:
             self.per_request[record.request_id] += 1
-        if VerdictKind(record.verdict).value in REVIEW_VERDICTS:
-            sig = signature(record)
-            if sig is not None:
-                group = self.groups.setdefault(sig.fingerprint, Group(sig))
-                group.count += 1
-                if len(group.examples) < EXAMPLES_PER_GROUP:
-                    group.examples.append(record)
-        await super().record(record)  # the results writer, counts, then wakes the waiters
+        if sig is not None and VerdictKind(record.verdict).value in REVIEW_VERDICTS:
+            group = self.groups.setdefault(sig.fingerprint, Group(sig))
+            group.count += 1
+            if example is not None and len(group.examples) < EXAMPLES_PER_GROUP:
+                group.examples.append(example)
 
     async def wait_request(self, request_id: str, expected: int, timeout: float) -> bool:
         """Wait until `expected` verdicts for `request_id` arrived; False on timeout."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import time
+from urllib.parse import urlsplit
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +38,9 @@ from new_comments_service.app import create_app as new_app
 from shadow_proxy.app import PROXY, ProxyRuntime, runner_options
 from shadow_proxy.audit import RampKeys
 from shadow_proxy.ramp import ENDPOINTS, RampControl
+from judge.publisher import read_backlog
 from replay.sink import CountingSink
+from replay.stored_verdicts import StoredVerdicts
 from replay.stores import ReplayStores
 from sister_stores.addresses import StoreAddresses
 from wiring.parts import Parts
@@ -45,9 +48,11 @@ from wiring.parts import Parts
 HOST = "127.0.0.1"
 
 
-def replay_settings(settings: Settings, queue_size: int) -> Settings:
-    """The settings a replay runs with: the rewrite in tap mode, the kill switch off, a queue that holds the run."""
-    proxy = settings.proxy.model_copy(update={"guard_enabled": False, "compare_mode": "inline",
+def replay_settings(settings: Settings, queue_size: int, workers: int = 0) -> Settings:
+    """The settings a replay runs with: the rewrite in tap mode, the kill switch off, a queue that
+    holds the run; the judge inline in the proxy, or (`workers` > 0) in stream-mode workers."""
+    proxy = settings.proxy.model_copy(update={"guard_enabled": False,
+                                              "compare_mode": "stream" if workers > 0 else "inline",
                                               "queue_size": max(settings.proxy.queue_size, queue_size)})
     new = settings.new_service.model_copy(update={"mode": "tap"})
     return settings.model_copy(update={"proxy": proxy, "new_service": new})
@@ -63,12 +68,53 @@ async def serve(app: web.Application, host: str = HOST, port: int = 0) -> tuple[
     return runner, f"http://{host}:{bound}"
 
 
-Service = Literal["legacy", "rewrite"]
+Service = Literal["legacy", "rewrite"] | str  # or "worker-N": a stream-mode worker named so
 CHILD_START_TIMEOUT_S = 60.0
 
 
+@dataclass(frozen=True)
+class WorkerTarget:
+    """What a replay's worker judges against: the replay's own services and results database."""
+
+    legacy_url: str
+    new_url: str
+    results_dsn: str
+
+
+def with_service_urls(settings: Settings, legacy_url: str, new_url: str) -> Settings:
+    """`settings` whose legacy and rewrite addresses are the given URLs (the worker's recheck reads)."""
+    legacy, new = urlsplit(legacy_url), urlsplit(new_url)
+    return settings.model_copy(update={
+        "legacy": settings.legacy.model_copy(update={"host": legacy.hostname, "port": legacy.port}),
+        "new_service": settings.new_service.model_copy(update={"host": new.hostname, "port": new.port})})
+
+
+async def _worker_main(name: str, settings: Settings, production: StoreAddresses, sister: StoreAddresses,
+                       target: WorkerTarget, conn: Connection) -> None:
+    """`tapcompare worker` as the composition root builds it, on the replay's stores and services."""
+    parts = Parts(with_service_urls(settings, target.legacy_url, target.new_url), stores=(production, sister),
+                  results_dsn=target.results_dsn, version="replay")
+    service = parts.worker_service(consumer=f"replay-{name}")
+    await service.start()
+    run = asyncio.create_task(service.run())
+    conn.send("started")
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_reader(conn.fileno(), stop.set)
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait([run, stopped], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        service.worker.stop()  # the batch in hand is finished and stored
+        await asyncio.gather(run, return_exceptions=True)
+        await service.close()
+
+
 async def _child_main(service: Service, settings: Settings, production: StoreAddresses, sister: StoreAddresses,
-                      conn: Connection) -> None:
+                      conn: Connection, target: WorkerTarget | None) -> None:
+    if target is not None:
+        await _worker_main(service, settings, production, sister, target, conn)
+        return
     app = legacy_app(production, settings, consume=True) if service == "legacy" else new_app(settings, production, sister)
     runner, url = await serve(app)
     conn.send(url)
@@ -81,9 +127,10 @@ async def _child_main(service: Service, settings: Settings, production: StoreAdd
 
 
 def _child(service: Service, settings: Settings, production: StoreAddresses, sister: StoreAddresses,
-           conn: Connection) -> None:
-    """A spawned process serving the legacy (with its CDC consumer) or the rewrite until its pipe closes."""
-    uvloop.run(_child_main(service, settings, production, sister, conn))
+           conn: Connection, target: WorkerTarget | None = None) -> None:
+    """A spawned process serving the legacy (with its CDC consumer), the rewrite, or (given a
+    target) judging as a stream-mode worker, until its pipe closes."""
+    uvloop.run(_child_main(service, settings, production, sister, conn, target))
 
 
 @dataclass
@@ -96,10 +143,10 @@ class ServiceProcess:
 
     @classmethod
     async def start(cls, service: Service, settings: Settings, production: StoreAddresses,
-                    sister: StoreAddresses) -> ServiceProcess:
+                    sister: StoreAddresses, target: WorkerTarget | None = None) -> ServiceProcess:
         ctx = multiprocessing.get_context("spawn")
         ours, theirs = ctx.Pipe()
-        proc = ctx.Process(target=_child, args=(service, settings, production, sister, theirs),
+        proc = ctx.Process(target=_child, args=(service, settings, production, sister, theirs, target),
                            name=f"replay-{service}", daemon=True)
         proc.start()
         theirs.close()
@@ -149,8 +196,11 @@ class ReplayStack:
     parts: Parts | None = None
     proxy_app: web.Application | None = None
     processes: bool = False  # legacy and rewrite in processes of their own (needs the default clock)
+    workers: int = 0  # > 0: the proxy publishes jobs (stream mode) and this many worker processes judge them
+    stored: StoredVerdicts | None = None  # with workers: what they stored, fed to the sink
     _runners: list[web.AppRunner] = field(default_factory=list)
     _children: list[ServiceProcess] = field(default_factory=list)
+    _workers: list[ServiceProcess] = field(default_factory=list)
 
     @property
     def results(self) -> ResultsStore | None:
@@ -181,6 +231,8 @@ class ReplayStack:
                 runner, self.new_url = await serve(new_app(s, st.production, st.sister))
                 self._runners.append(runner)
             await set_full_ramp(parts.ramp_redis, s.proxy.ramp_key_prefix)
+            if self.workers > 0:
+                await self._start_workers()
             self.proxy_app = parts.proxy_app(sink=parts.results_sink(self.sink), raised=self._raised,
                                              legacy_url=self.legacy_url, new_url=self.new_url,
                                              with_capture=s.capture.enabled)
@@ -191,6 +243,32 @@ class ReplayStack:
             await self.stop()
             raise
 
+    async def _start_workers(self) -> None:
+        """The workers first (they migrate the results database), then the listener, then (the
+        caller) the proxy: no job can be stored before the listener listens."""
+        st = self.stores
+        assert self.parts is not None
+        await self.parts.results.start()  # the database and its schema, once; and the reports read it
+        target = WorkerTarget(self.legacy_url, self.new_url, st.results_dsn)
+        self._workers = list(await asyncio.gather(*(
+            ServiceProcess.start(f"worker-{i + 1}", self.settings, st.production, st.sister, target)
+            for i in range(self.workers))))
+        self.stored = StoredVerdicts(st.results_dsn, self.sink)
+        await self.stored.start()
+
+    async def _stream_idle(self, timeout: float) -> None:
+        """Every published job acknowledged by a worker (so stored), and every store applied here."""
+        assert self.stored is not None and self.parts is not None
+        p = self.settings.proxy
+        client = aioredis.from_url(self.parts.jobs_redis)
+        try:
+            async with asyncio.timeout(timeout):
+                while (await read_backlog(client, p.jobs_stream, p.jobs_group)).total > 0:
+                    await asyncio.sleep(0.05)  # polling the stream's backlog, a condition with a deadline
+        finally:
+            await client.aclose()
+        await self.stored.caught_up(timeout)
+
     def _raised(self, operation: str, error: BaseException) -> None:
         self.raised[operation] += 1
 
@@ -199,6 +277,8 @@ class ReplayStack:
         included, so every validation has returned), then flush the results writer."""
         await self.runtime.forwarder.wait_completed(requests, timeout)
         await self.runtime.queue.idle(timeout)
+        if self.stored is not None:
+            await self._stream_idle(timeout)
         if self.writer is not None:
             await self.writer.drain(timeout)
 
@@ -208,6 +288,13 @@ class ReplayStack:
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
+        for worker in self._workers:
+            await worker.stop()
+        self._workers.clear()
+        if self.stored is not None:
+            await self.stored.close()
+            if self.parts is not None:
+                await self.parts.results.close()
         for child in reversed(self._children):
             await child.stop()
         self._children.clear()

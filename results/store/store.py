@@ -24,6 +24,11 @@ from diff_reports.types import Timings, VerdictRecord, side_seconds, side_sql
 from sister_stores.databases import close_pool
 
 DEFAULT_EXAMPLES_PER_GROUP = 5
+# Every write_jobs transaction notifies this channel with the job ids it stored (a JSON array, in
+# chunks under PostgreSQL's 8000-byte payload limit). Notifications are delivered on commit, in
+# commit order, so a listener (a replay judged by workers) sees each stored job exactly once.
+JOBS_STORED_CHANNEL = "tapcompare_jobs_stored"
+NOTIFY_PAYLOAD_BYTES = 7000
 _RESULT_COLUMNS = ("at", "path", "endpoint", "verdict", "group_id", "request_id", "entity", "version",
                    "legacy_ms", "new_ms", "legacy_sql", "new_sql")
 
@@ -138,13 +143,33 @@ async def ensure_database(dsn: str) -> bool:
         admin = await asyncpg.connect(f"{head}/postgres")
         try:
             await admin.execute(f'CREATE DATABASE "{name.replace(chr(34), "")}"')
-        except asyncpg.DuplicateDatabaseError:
-            return False
+        except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+            return False  # created meanwhile (two workers starting at once race on pg_database's key)
         finally:
             await admin.close()
         return True
     await conn.close()
     return False
+
+
+def _id_chunks(ids: list[str]) -> list[str]:
+    """`ids` as JSON arrays of at most NOTIFY_PAYLOAD_BYTES each. An id too long for a payload of its
+    own is left out (its rows are stored; only the notification, which would fail the commit, is not)."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 2
+    for job_id in ids:
+        cost = len(orjson.dumps(job_id)) + 1
+        if cost + 2 > NOTIFY_PAYLOAD_BYTES:
+            continue
+        if current and size + cost > NOTIFY_PAYLOAD_BYTES:
+            chunks.append(orjson.dumps(current).decode())
+            current, size = [], 2
+        current.append(job_id)
+        size += cost
+    if current:
+        chunks.append(orjson.dumps(current).decode())
+    return chunks
 
 
 class ResultsStore:
@@ -192,6 +217,8 @@ class ResultsStore:
             job_ids = [jid for jid in first if jid in fresh for _ in first[jid]]
             if items:
                 await self._write(conn, items, job_ids)
+                for payload in _id_chunks([jid for jid in first if jid in fresh]):
+                    await conn.execute("SELECT pg_notify($1, $2)", JOBS_STORED_CHANNEL, payload)
         return fresh
 
     async def _write(self, conn: asyncpg.Connection, items: list[tuple[VerdictRecord, str | None]],

@@ -92,6 +92,9 @@ def _replay(settings: Settings, options: ReplayOptions, stores_dir: str, keep_st
               help="Wait for a request's verdicts before its thread's next request (--overlap: primaries only).")
 @click.option("--processes/--one-process", default=True, show_default=True,
               help="Legacy and rewrite each serve from a process of their own (--one-process: all in one loop).")
+@click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True,
+              help="Judge in this many stream-mode worker processes (the proxy only publishes jobs, as with "
+                   "proxy.compare_mode = \"stream\"); 0: in the proxy (inline).")
 @click.option("--stores-dir", default=DEFAULT_STORES_DIR, show_default=True, help="Where the local servers live.")
 @click.option("--keep-stores", is_flag=True, help="Leave the local servers running (stop: TAPCOMPARE_STORES__LOCAL_DIR=<dir> tapcompare stores down).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -107,7 +110,7 @@ def _replay(settings: Settings, options: ReplayOptions, stores_dir: str, keep_st
 @click.pass_context
 def replay(ctx: click.Context, dataset_path: Path, rate: float | None, concurrency: int, fail_on: str,
            baseline: Path | None, write_baseline: Path | None, out: Path, fresh: bool, lockstep: bool,
-           processes: bool, stores_dir: str, keep_stores: bool, no_progress: bool, inconclusive: str, max_raced_pct: float | None,
+           processes: bool, workers: int, stores_dir: str, keep_stores: bool, no_progress: bool, inconclusive: str, max_raced_pct: float | None,
            require_coverage: tuple[str, ...]) -> None:
     """Replay DATASET through legacy, proxy and rewrite; write the report; exit by the gate.
 
@@ -126,7 +129,7 @@ def replay(ctx: click.Context, dataset_path: Path, rate: float | None, concurren
         thresholds = replace(thresholds, raced_pct=max_raced_pct)
     options = ReplayOptions(dataset_path, rate, concurrency, fail_on, baseline, write_baseline, out, fresh, lockstep,
                             progress=not no_progress, thresholds=thresholds, inconclusive=inconclusive,
-                            require_coverage=required, processes=processes)
+                            require_coverage=required, processes=processes, workers=workers)
     result = _replay(settings, options, stores_dir, keep_stores)
     print_summary(result, console())
     ctx.exit(result.gate.exit_code)
