@@ -239,7 +239,11 @@ class FaultStack:
         try:
             groups = await r.xinfo_groups(self.settings.stores.cdc_stream)
             group = next(g for g in groups if g["name"] == GROUP)
-            return int(group["pending"]), int(group.get("lag") or 0)
+            lag = group.get("lag")
+            if lag is None:  # Redis cannot tell (e.g. after trimming): count what follows the last delivered entry
+                after = await r.xrange(self.settings.stores.cdc_stream, min=f"({group['last-delivered-id']}", max="+")
+                lag = len(after)
+            return int(group["pending"]), int(lag)
         finally:
             await r.aclose()
 
