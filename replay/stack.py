@@ -24,7 +24,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Literal
 
 import redis.asyncio as aioredis
 import uvloop
@@ -68,7 +67,7 @@ async def serve(app: web.Application, host: str = HOST, port: int = 0) -> tuple[
     return runner, f"http://{host}:{bound}"
 
 
-Service = Literal["legacy", "rewrite"] | str  # or "worker-N": a stream-mode worker named so
+Service = str  # "legacy", "rewrite", or "worker-N": a stream-mode worker named so
 CHILD_START_TIMEOUT_S = 60.0
 
 
