@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import asyncpg
@@ -90,15 +90,33 @@ async def _create_db(dsn: str) -> None:
     await _sql(f"{head}/postgres", f'CREATE DATABASE "{name}"')
 
 
+def _own_redis_db(addrs: StoreAddresses, db: int) -> StoreAddresses:
+    head, _, _ = addrs.redis.rpartition("/")
+    return replace(addrs, redis=f"{head}/{db}")
+
+
+async def _flush_redis(*urls: str) -> None:
+    for url in urls:
+        r = aioredis.from_url(url)
+        try:
+            await r.flushdb()
+        finally:
+            await r.aclose()
+
+
 @pytest.fixture
 def target(local_stores, tmp_path: Path):
     """Fresh, unprepared sets: empty production and sister databases, no role, no results database."""
     _, servers = local_stores
     tag = uuid.uuid4().hex[:10]
-    t = Target(servers["production"].with_database(f"p_{tag}"), servers["sister"].with_database(f"s_{tag}"),
+    # A Redis db of its own per set: keys other tests leave with a TTL (a plan's lease) would
+    # otherwise expire between two snapshots and read as a change this test's command made.
+    t = Target(_own_redis_db(servers["production"].with_database(f"p_{tag}"), 14),
+               _own_redis_db(servers["sister"].with_database(f"s_{tag}"), 15),
                f"ro_{tag}", f"r_{tag}", tmp_path)
     run(_create_db(t.production.postgres))
     run(_create_db(t.sister.postgres))
+    run(_flush_redis(t.production.redis, t.sister.redis))
     yield t
     for dsn in (t.production.postgres, t.sister.postgres, t.results_dsn):
         head, _, name = dsn.rpartition("/")

@@ -16,6 +16,16 @@ from tests.ramp.test_advise_cli import verdicts, write
 from wiring.ramp_plan import PlanControl, PlanExecutor
 from wiring.ramp_trail import RedisRampTrail
 
+async def _forget(redis: aioredis.Redis, keys: RampKeys) -> None:
+    """Leave the shared Redis as found: the plan's keys (its lease has a TTL) go with the test."""
+    try:
+        stale = [key async for key in redis.scan_iter(match=f"{keys.prefix}:*")]
+        if stale:
+            await redis.delete(*stale)
+    finally:
+        await redis.aclose()
+
+
 PLAN = RampPlanSettings(endpoint="info", steps=[1, 5], min_minutes=0, min_samples=20,
                         policy={"max_mismatch_rate_pct": 20})
 
@@ -69,7 +79,7 @@ async def test_lease_kill_switch_resume_and_a_second_executor(stores, results_st
         aborted = await control.abort("info", who="cli:ana", why="enough")
         assert aborted.reason == "plan aborted at step 2 of 2 (5%) by cli:ana; info stays at 5%: enough"
     finally:
-        await redis.aclose()
+        await _forget(redis, keys)
 
 
 async def test_a_hold_pauses_the_plan_with_the_reason_in_the_trail_and_the_percentage_unchanged(
@@ -93,4 +103,4 @@ async def test_a_hold_pauses_the_plan_with_the_reason_in_the_trail_and_the_perce
         assert (note.endpoint, note.who, note.from_pct, note.to_pct, note.why) == (
             "create", "plan:only", 5, 5, view.state.reason)
     finally:
-        await redis.aclose()
+        await _forget(redis, keys)
