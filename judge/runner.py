@@ -1,7 +1,9 @@
 """Judging one comparison job: the same code in the proxy (inline) and in `tapcompare worker`.
 
 Reads: compare the response; a mismatch is rechecked by reading the rewrite and then the legacy
-again (recheck.py): `raced` only when the legacy's own change explains every differing field.
+again (recheck.py): `raced` only when the legacy's own change explains every differing field. A
+listing mismatch that stands while the legacy's projections lag its CDC log waits for them and is
+rechecked, or is `unavailable` (write_validation.projection_lag).
 Writes: compare the response, then hand the write to the WriteValidator (the 18 store paths); a
 validation that fails or runs past its timeout records `unavailable` for each of the endpoint's
 store paths. Bodies are read whole up to `max_response_bytes`; a larger one is `skipped`
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from diff_reports.types import ALL_WRITE_PATHS, TOO_LARGE, Observation, VerdictKind, VerdictRecord
@@ -25,6 +28,11 @@ from traffic.shadowed import TOO_LARGE_ERROR, ComparisonJob, RecheckReads
 RECHECK_BACKOFF_S = 0.05      # the first pause between rounds; it doubles each round up to the cap
 RECHECK_BACKOFF_MAX_S = 0.4
 RECHECK_SETTLE_S = 0.3        # both sides unchanged this long, and still different: the mismatch stands
+# Reads the legacy renders from its CDC projections (legacy_adapter.handlers_read): they lag its
+# writes while its consumer is behind, so a mismatch there first waits for the projections.
+PROJECTED_READS = frozenset({"comments", "morechildren"})
+PROJECTION_WAIT_S = 2.0
+PROJECTION_POLL_S = 0.05
 
 Emit = Callable[[str, VerdictRecord], Awaitable[None]]          # (endpoint, record)
 RecheckFn = Callable[[ComparisonJob], Awaitable[RecheckReads]]
@@ -112,8 +120,34 @@ class JobRunner:
             return
         record = await self.compare(job.path, job.legacy, job.new, entity=job.entity, request_id=job.request_id)
         if record.verdict is VerdictKind.MISMATCH and self._recheck is not None:
-            record = await self._rechecked(job, record)
+            behind = await self._projections_behind(job) if job.endpoint in PROJECTED_READS else 0
+            if behind:
+                record = replace(record, verdict=VerdictKind.UNAVAILABLE,
+                                 context={**record.context, "projection_backlog": behind},
+                                 reason=(f"the legacy's thread projections are {behind} CDC event(s) behind its own "
+                                         f"writes (not caught up within {PROJECTION_WAIT_S:g} s): its listing is no "
+                                         f"reference; {record.reason}")[:1000])
+            else:
+                record = await self._rechecked(job, record)
         await emit(job.endpoint, record)
+
+    async def _projections_behind(self, job: ComparisonJob) -> int:
+        """A listing mismatch: how far the legacy's projections still lag its CDC log after waiting
+        (bounded) for them to catch up; 0 when they have (or no probe is known: the recheck judges)."""
+        probe: Callable[[], Awaitable[int]] | None = getattr(self.validator, "projection_backlog", None)
+        if probe is None:
+            return 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PROJECTION_WAIT_S
+        try:
+            behind = await probe()
+            while behind and loop.time() < deadline:
+                await asyncio.sleep(PROJECTION_POLL_S)  # polling the consumer group's state, bounded
+                behind = await probe()
+        except Exception as exc:  # no answer about the legacy's projections: the recheck judges alone
+            self._raised("projection_backlog", exc)
+            return 0
+        return behind
 
     async def _rechecked(self, job: ComparisonJob, record: VerdictRecord) -> VerdictRecord:
         """Read both sides again, round after round while the legacy keeps changing (recheck.py)."""

@@ -24,6 +24,7 @@ from traffic.shadowed import ComparisonJob
 from write_validation.ordering import (Book, OrderBook, classify, created_after, link_race, log_behind, lost_earlier_write,
                                        overtaken_reason, settle, split_at, version_gap, version_of)
 from write_validation.path_checks import PATH_CHECKS, Compare, Judging, WriteState, direct, events_of
+from write_validation.projection_lag import projection_backlog
 from write_validation.projections import ScratchProjections
 from write_validation.refusals import RefusalSides, comment_id_of, judge_refusal
 from write_validation.resync import as_first_diverging, evict_entity, mismatched_paths
@@ -79,6 +80,11 @@ class StoreValidator:
         for part in (self._prod, self._sis, self._scratch):
             if part is not None:
                 await part.close()
+
+    async def projection_backlog(self) -> int:
+        """CDC events the legacy's thread projections have not applied yet (projection_lag.py)."""
+        assert self._prod is not None, "start() first"
+        return await projection_backlog(self._prod.redis, self._stream)
 
     # -- the hook ------------------------------------------------------------------------------
     async def validate(self, write: ComparisonJob) -> list[VerdictRecord]:
