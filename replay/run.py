@@ -19,7 +19,7 @@ from replay.dataset import ReplayDataset, load_dataset
 from replay.driver import Driver, DriveStats
 from replay.coverage import attach_to_reports
 from replay.gate import GateResult, apply_trust, decide, load_baseline, write_baseline
-from replay.stack import ReplayStack, replay_settings
+from replay.stack import ReplayStack, SettleTimeout, replay_settings
 from replay.stores import ReplayStores, prepare, seed_both
 
 REPORT_FILES = {"html": "report.html", "json": "report.json", "md": "report.md", "junit": "junit.xml"}
@@ -142,14 +142,15 @@ async def run_replay(settings: Settings, stores: ReplayStores, options: ReplayOp
             drive = await driver.run()
         timings["drive_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
+        unsettled = None
         try:
             await stack.settle(drive.sent, options.settle_timeout_s or 60 + 0.2 * len(dataset.requests))
-        except TimeoutError:
-            pass  # what did not arrive is reported as missing below
+        except SettleTimeout as exc:
+            unsettled = str(exc)  # what did not arrive is reported as missing below, with where it stuck
         if stack.stored is not None:
             await stack.stored.fill_examples()
         timings["settle_s"] = time.perf_counter() - t2
-        incomplete = incompleteness(stack, drive)
+        incomplete = incompleteness(stack, drive) + ([unsettled] if unsettled else [])
         gate = decide(options.fail_on, stack.sink.groups, baseline, incomplete)
         rows = drive.coverage.rows()
         apply_trust(gate, stack.sink.by_path(), thresholds=options.thresholds, lockstep=options.lockstep,

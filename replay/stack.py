@@ -21,7 +21,7 @@ import multiprocessing
 import time
 from urllib.parse import urlsplit
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
@@ -42,9 +42,19 @@ from replay.sink import CountingSink
 from replay.stored_verdicts import StoredVerdicts
 from replay.stores import ReplayStores
 from sister_stores.addresses import StoreAddresses
+from telemetry.tasks import waiting_tasks
 from wiring.parts import Parts
 
 HOST = "127.0.0.1"
+
+
+class SettleTimeout(TimeoutError):
+    """A replay did not settle in time: which step, and where the loop's tasks were waiting."""
+
+    def __init__(self, step: str, timeout: float, tasks: list[str]) -> None:
+        super().__init__(f"settling did not finish within {timeout:g} s: still waiting for {step}; "
+                         f"tasks waiting: {' | '.join(tasks) or 'none'}")
+        self.step = step
 
 
 def replay_settings(settings: Settings, queue_size: int, workers: int = 0) -> Settings:
@@ -273,13 +283,24 @@ class ReplayStack:
 
     async def settle(self, requests: int, timeout: float) -> None:
         """Wait until the proxy handled `requests` primaries and the shadow queue is idle (workers
-        included, so every validation has returned), then flush the results writer."""
-        await self.runtime.forwarder.wait_completed(requests, timeout)
-        await self.runtime.queue.idle(timeout)
+        included, so every validation has returned), then flush the results writer; within
+        `timeout` in all, or SettleTimeout naming the step and what the loop's tasks wait on."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout  # one budget for all the steps, not one each
+        steps: list[tuple[str, Callable[[float], Awaitable[None]]]] = [
+            (f"the proxy to finish {requests} primaries",
+             lambda left: self.runtime.forwarder.wait_completed(requests, left)),
+            ("the shadow queue to go idle", self.runtime.queue.idle)]
         if self.stored is not None:
-            await self._stream_idle(timeout)
-        if self.writer is not None:
-            await self.writer.drain(timeout)
+            steps.append(("the workers to store every published job", self._stream_idle))
+        writer = self.writer
+        if writer is not None:
+            steps.append(("the results writer to drain", writer.drain))
+        for step, wait in steps:
+            try:
+                await wait(max(deadline - loop.time(), 0.0))
+            except TimeoutError:
+                raise SettleTimeout(step, timeout, waiting_tasks()) from None
 
     async def stop(self) -> None:
         """Proxy first (it drains its queue, then closes the validator and the results pipeline), then

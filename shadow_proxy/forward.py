@@ -54,7 +54,7 @@ class Forwarder:
         self._metrics = metrics
         self._raised = raised
         self._recorder = recorder
-        self.completed = 0  # requests fully handled (response sent, shadow offered): tests wait on it
+        self.completed = 0  # requests handled, however each ended (answered, failed, client gone): settle waits on it
         self._completed_changed = asyncio.Condition()
 
     async def wait_completed(self, count: int, timeout: float = 5.0) -> None:
@@ -63,6 +63,14 @@ class Forwarder:
                 await self._completed_changed.wait_for(lambda: self.completed >= count)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._forward(request)
+        finally:
+            # counted however the exchange ended (a client gone while its answer was sent, too):
+            # a replay's settle waits for this count
+            await self._done()
+
+    async def _forward(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         request_id = request.get(REQUEST_ID_KEY) or request.headers.get("X-Request-Id") or new_request_id()
         endpoint = endpoint_for(request.method, request.path)
@@ -83,19 +91,16 @@ class Forwarder:
         except (asyncio.TimeoutError, TimeoutError):
             self._metrics.legacy_errors.labels("timeout").inc()
             log.warning("legacy_timeout", path=request.path, timeout_s=self._timeout.total)
-            await self._done()
             return proxy_error(504, "legacy_timeout", f"the legacy backend did not answer within "
                                                       f"{self._timeout.total}s", request_id)
         except (aiohttp.ClientError, OSError) as exc:
             self._metrics.legacy_errors.labels("unreachable").inc()
             log.warning("legacy_unreachable", path=request.path, error=repr(exc))
-            await self._done()
             return proxy_error(502, "legacy_unreachable", f"the legacy backend could not be reached: "
                                                           f"{type(exc).__name__}", request_id)
         except ValueError as exc:  # e.g. a header aiohttp refuses to serialise
             self._metrics.legacy_errors.labels("unforwardable").inc()
             log.warning("request_unforwardable", path=request.path, error=repr(exc))
-            await self._done()
             return proxy_error(400, "unforwardable_request", f"the proxy could not forward this request: "
                                                              f"{exc}", request_id)
         legacy_s = time.perf_counter() - legacy_started
@@ -107,7 +112,6 @@ class Forwarder:
         if endpoint is not None:
             self._hand_off(request, endpoint, request_id, headers, body.data, status, legacy_headers,
                            legacy_body, legacy_s)
-        await self._done()
         return response
 
     async def _done(self) -> None:

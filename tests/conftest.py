@@ -5,7 +5,19 @@ from __future__ import annotations
 import pytest
 
 from sister_stores.local_servers import LocalStores
+from tests.support import task_dump
 from tests.support.stores import TEMPLATE_DB, StoreSets, fresh_sets, prepare_templates, release_sets, run
+
+task_dump.install()
+
+
+@pytest.fixture(autouse=True)
+def _tasks_printed_before_a_timeout(request: pytest.FixtureRequest):
+    """A hang prints its asyncio tasks' awaits before pytest-timeout stops it (tests/support/task_dump.py)."""
+    timer = task_dump.arm(request.node)
+    yield
+    if timer is not None:
+        timer.cancel()
 
 
 @pytest.fixture(scope="session")
