@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from judge.protocols import RaisedHook
+from telemetry.tasks import cancel_and_wait
 
 T = TypeVar("T")
 
@@ -49,10 +50,8 @@ class ShadowQueue(Generic[T]):
         self._tasks = [asyncio.create_task(self._work(), name=f"shadow-worker-{i}") for i in range(self._workers)]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        tasks, self._tasks = self._tasks, []
+        await cancel_and_wait(tasks)  # bounded: a shadow call that swallows its cancellation cannot hang shutdown
 
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until nothing is queued or in flight (tests, graceful shutdown)."""

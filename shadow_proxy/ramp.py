@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 from diff_reports.types import READ_ENDPOINTS, WRITE_ENDPOINTS
 from shadow_proxy.audit import AUDIT_MAXLEN, RampKeys
 from telemetry.logs import get_logger
+from telemetry.tasks import cancel_and_wait
 
 ENDPOINTS: tuple[str, ...] = READ_ENDPOINTS + WRITE_ENDPOINTS
 BUCKETS = 10_000
@@ -134,6 +135,7 @@ class RampState:
         self._changed = asyncio.Condition()
         self._tasks: list[asyncio.Task] = []
         self._subscribed = asyncio.Event()
+        self._stopping = False
 
     def pct(self, endpoint: str) -> float:
         return self.pcts.get(endpoint, 0.0)
@@ -150,6 +152,7 @@ class RampState:
         except Exception as exc:
             log.error("ramp_unavailable_at_start", error=repr(exc), shadowing="nothing until Redis answers")
             reachable = False
+        self._stopping = False
         self._tasks = [asyncio.create_task(self._listen(), name="ramp-listen"),
                        asyncio.create_task(self._poll(), name="ramp-poll")]
         if reachable:  # changes made after start() returns must reach us: wait for the subscription
@@ -160,10 +163,11 @@ class RampState:
                 log.warning("ramp_subscribe_slow", channel=self._keys.channel)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        self._stopping = True  # the loops end at their next turn even if a cancellation is lost
+        tasks, self._tasks = self._tasks, []
+        abandoned = await cancel_and_wait(tasks)
+        if abandoned:
+            log.warning("ramp_tasks_abandoned", tasks=[t.get_name() for t in abandoned])
 
     async def reload(self) -> None:
         pcts = await read_ramp(self._redis, self._keys)
@@ -183,7 +187,7 @@ class RampState:
 
     async def _listen(self) -> None:
         backoff = 0.05
-        while True:
+        while not self._stopping:
             try:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.subscribe(self._keys.channel)
@@ -201,7 +205,7 @@ class RampState:
                 backoff = min(backoff * 2, 5.0)
 
     async def _poll(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self._refresh_s)
             try:
                 await self.reload()
