@@ -258,6 +258,22 @@ def split_at(events: list[CdcEvent], request_time: str | None) -> tuple[list[Cdc
     return before, after
 
 
+def aged_out(window: list[CdcEvent], request_time: str | None, scan: int, stream: str) -> str | None:
+    """Why a write's own event cannot be in `window` (the newest `scan` events validation reads):
+    the window is full and every event in it began after the write, so the write's event, if
+    published, was pushed out by later traffic. None when it could still be there (not yet
+    published: `log_behind`'s race)."""
+    at = _seconds(request_time)
+    if at is None or len(window) < scan or not window:
+        return None
+    oldest = min((t for e in window if (t := _seconds(e.fields.get("ts"))) is not None), default=None)
+    if oldest is None or oldest <= at:
+        return None
+    return (f"this write's CDC events are older than the newest {scan} events of {stream} that validation reads "
+            f"(the oldest of them began at {oldest}, the write at {at}): the judge ran more than {scan} events "
+            "behind the traffic, so its stores cannot be judged")
+
+
 def _seconds(text: str | None) -> Decimal | None:
     try:
         return Decimal(text) if text else None

@@ -21,7 +21,7 @@ from diff_reports.write_scope import scope_for
 from sister_stores.addresses import StoreAddresses
 from sister_stores.databases import readonly_dsn
 from traffic.shadowed import ComparisonJob
-from write_validation.ordering import (Book, OrderBook, classify, created_after, link_race, log_behind, lost_earlier_write,
+from write_validation.ordering import (Book, OrderBook, aged_out, classify, created_after, link_race, log_behind, lost_earlier_write,
                                        overtaken_reason, settle, split_at, version_gap, version_of)
 from write_validation.path_checks import PATH_CHECKS, Compare, Judging, WriteState, direct, events_of
 from write_validation.projection_lag import projection_backlog
@@ -166,6 +166,11 @@ class StoreValidator:
                     for p in paths]
         mine = events_of(prod.events, write.entity)
         behind = log_behind(prod, mine, write.entity)
+        if behind and not isinstance(prod.events, BaseException):
+            aged = aged_out(prod.events, write.request_time, self._scan, self._stream)
+            if aged:  # past the window validation reads: no verdict on the stores, and start afresh
+                await self._evict(write, aged)
+                return [direct(p, VerdictKind.UNAVAILABLE, write, aged) for p in paths]
         if behind:
             await self._evict(write, behind)
             return [direct(p, VerdictKind.RACED, write, behind) for p in paths]

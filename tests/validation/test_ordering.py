@@ -75,3 +75,19 @@ def test_a_write_without_an_event_is_placed_by_the_legacys_request_times() -> No
     assert [e.fields["request_id"] for e in before] == ["r0", "r1", "r3"]
     assert [e.fields["request_id"] for e in after] == ["r2"]
     assert split_at(events, None) == (events, []) and split_at(events, "not a time") == (events, [])
+
+
+def test_a_write_older_than_the_whole_window_is_past_it_and_a_newer_one_is_not() -> None:
+    """Validation reads the newest `scan` events: when that window is full and all of it began after
+    the write, the write's own event was pushed out (`unavailable` with this reason, not `raced`);
+    a window not full, or one holding events from before the write, may still get the event."""
+    from write_validation.ordering import aged_out
+    from write_validation.store_reads import CdcEvent
+
+    window = [CdcEvent(f"{i}-0", {"ts": f"1700000010.{i:06d}"}) for i in range(5)]
+    reason = aged_out(window, "1700000009.000000", 5, "comments:cdc")
+    assert reason is not None and reason.startswith(
+        "this write's CDC events are older than the newest 5 events of comments:cdc that validation reads")
+    assert aged_out(window, "1700000010.000002", 5, "comments:cdc") is None   # inside the window
+    assert aged_out(window[:4], "1700000009.000000", 5, "comments:cdc") is None  # not full: nothing pushed out
+    assert aged_out(window, None, 5, "comments:cdc") is None                   # no request time: cannot tell
