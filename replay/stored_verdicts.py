@@ -20,6 +20,7 @@ import orjson
 
 from diff_reports.grouping import Signature
 from diff_reports.types import VerdictKind, VerdictRecord
+from telemetry.tasks import cancel_and_wait
 from replay.sink import EXAMPLES_PER_GROUP, CountingSink
 from results.store.store import JOBS_STORED_CHANNEL
 
@@ -137,8 +138,7 @@ class StoredVerdicts:
     async def close(self) -> None:
         """Stop following (idempotent); what was applied stays in the sink."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])  # bounded, even if a client swallows the cancellation
             self._task = None
         for conn in (self._listener, self._reader):
             if conn is not None:

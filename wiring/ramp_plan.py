@@ -33,6 +33,7 @@ from results.advice.plan import (ACTIVE, Move, PlanError, PlanState, aborted, fm
 from shadow_proxy.audit import RampKeys
 from shadow_proxy.ramp import ENDPOINTS, RampControl, read_ramp
 from telemetry.logs import get_logger
+from telemetry.tasks import cancel_and_wait
 from wiring.ramp_plan_store import PlanStore
 from wiring.ramp_trail import RedisRampTrail
 
@@ -224,9 +225,10 @@ class PlanRunner:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # bounded: its Redis calls can swallow a cancellation (the ramp's poll hung a shutdown so)
+            abandoned = await cancel_and_wait([self._task])
+            if abandoned:
+                log.warning("plan_runner_abandoned")
             self._task = None
         if self._redis is not None:
             await self._redis.aclose()
