@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
@@ -20,58 +19,13 @@ from judge.breaker import Breaker
 from judge.codec import encode
 from judge.metrics import BACKLOG_KINDS, BacklogMetrics, PublisherMetrics
 from judge.protocols import RaisedHook
+from sister_stores.streams import Backlog, read_backlog
 from telemetry.logs import get_logger
 from traffic.shadowed import ComparisonJob
 from write_validation.ordering import Book, RedisOrderBook, order_book_prefix
 
 log = get_logger("judge")
 JOB_FIELD = b"job"
-
-
-def _text(value: Any) -> Any:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-@dataclass(frozen=True)
-class Backlog:
-    length: int        # XLEN (bounded by MAXLEN ~)
-    lag: int           # entries the group has not been handed yet
-    pending: int       # handed to a consumer, not yet acknowledged
-
-    @property
-    def total(self) -> int:
-        return self.lag + self.pending
-
-
-def _pos(stream_id: Any) -> tuple[int, int]:
-    ms, _, seq = str(_text(stream_id)).partition("-")
-    return int(ms), int(seq or 0)
-
-
-async def read_backlog(redis: aioredis.Redis, stream: str, group: str) -> Backlog:
-    """XLEN + XINFO GROUPS (+ XINFO STREAM when the group's `lag` cannot be trusted).
-
-    Redis 7.0 keeps counting entries trimmed before the group read them in `lag` (it can exceed
-    XLEN, and it stays inflated). So: `lag` within XLEN -> `lag`; caught up (last delivered = last
-    added) -> 0; otherwise XLEN, an upper bound."""
-    length = int(await redis.xlen(stream))
-    try:
-        groups = await redis.xinfo_groups(stream)
-    except aioredis.ResponseError:  # no stream yet
-        return Backlog(length, length, 0)
-    info = next((i for i in ({_text(k): _text(v) for k, v in g.items()} for g in groups)
-                 if i.get("name") == group), None)
-    if info is None:
-        return Backlog(length, length, 0)  # no worker has created the group yet: everything waits
-    pending = int(info.get("pending") or 0)
-    lag = info.get("lag")
-    if lag is not None and int(lag) <= length:
-        return Backlog(length, int(lag), pending)
-    meta = await redis.xinfo_stream(stream)
-    delivered = _pos(info.get("last-delivered-id") or "0-0")
-    if length == 0 or delivered >= _pos(meta.get("last-generated-id") or "0-0"):
-        return Backlog(length, 0, pending)
-    return Backlog(length, length, pending)  # an upper bound: Redis cannot say how many of XLEN are behind
 
 
 class BacklogMonitor:

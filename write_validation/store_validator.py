@@ -166,14 +166,12 @@ class StoreValidator:
                     for p in paths]
         mine = events_of(prod.events, write.entity)
         behind = log_behind(prod, mine, write.entity)
-        if behind and not isinstance(prod.events, BaseException):
-            aged = aged_out(prod.events, write.request_time, self._scan, self._stream)
-            if aged:  # past the window validation reads: no verdict on the stores, and start afresh
-                await self._evict(write, aged)
-                return [direct(p, VerdictKind.UNAVAILABLE, write, aged) for p in paths]
         if behind:
-            await self._evict(write, behind)
-            return [direct(p, VerdictKind.RACED, write, behind) for p in paths]
+            # past the window validation reads, the stores cannot be judged; otherwise a race
+            aged = aged_out(prod.events, write.request_time, self._scan, self._stream)
+            await self._evict(write, aged or behind)
+            verdict = VerdictKind.UNAVAILABLE if aged else VerdictKind.RACED
+            return [direct(p, verdict, write, aged or behind) for p in paths]
         own = next((e for e in mine if e.fields.get("request_id") == write.request_id), None)
         own_v = version_of(own) if own else None
         first = hist.first_version

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
 import redis.asyncio as aioredis
 
 from diff_reports.comparator import Comparator
@@ -89,51 +90,49 @@ async def test_the_backlog_counts_pending_and_undelivered_events(stores) -> None
         await redis.aclose()
 
 
-async def test_a_listing_mismatch_while_the_projections_stay_behind_is_unavailable(stores) -> None:
+@pytest.fixture
+async def projections(stores):
+    """The legacy's stream with its projections group, on production's real Redis."""
     redis = aioredis.from_url(stores.production.redis)
     p = Projections(redis)
+    await redis.xgroup_create(p.stream, PROJECTIONS_GROUP, id="0", mkstream=True)
     try:
-        await redis.xgroup_create(p.stream, PROJECTIONS_GROUP, id="0", mkstream=True)
-        await redis.xadd(p.stream, {"event": "comment_created", "name": "t1_b"})  # nobody applies it
-        record = await judged(p, [OLD])
-        assert record.verdict is VerdictKind.UNAVAILABLE, record.reason
-        assert record.reason.startswith(f"the legacy's thread projections are 1 CDC event(s) behind its own writes "
-                                        f"(not caught up within {PROJECTION_WAIT_S:g} s)"), record.reason
-        assert record.differences and record.context["projection_backlog"] == 1
+        yield p
     finally:
         await redis.aclose()
 
 
-async def test_once_the_projections_catch_up_the_read_is_judged_again(stores) -> None:
+async def unapplied_create(p: Projections) -> None:
+    await p.redis.xadd(p.stream, {"event": "comment_created", "name": "t1_b"})  # nobody applies it yet
+
+
+async def test_a_listing_mismatch_while_the_projections_stay_behind_is_unavailable(projections: Projections) -> None:
+    await unapplied_create(projections)
+    record = await judged(projections, [OLD])
+    assert record.verdict is VerdictKind.UNAVAILABLE, record.reason
+    assert record.reason.startswith(f"the legacy's thread projections are 1 CDC event(s) behind its own writes "
+                                    f"(not caught up within {PROJECTION_WAIT_S:g} s)"), record.reason
+    assert record.differences and record.context["projection_backlog"] == 1
+
+
+async def test_once_the_projections_catch_up_the_read_is_judged_again(projections: Projections) -> None:
     """The consumer applies the event while the judge waits: the recheck then finds the legacy listing
     the comment the rewrite listed, so the first difference was the legacy's own lag (`raced`)."""
-    redis = aioredis.from_url(stores.production.redis)
-    p = Projections(redis)
     legacy_now = [OLD]
-    try:
-        await redis.xgroup_create(p.stream, PROJECTIONS_GROUP, id="0", mkstream=True)
-        await redis.xadd(p.stream, {"event": "comment_created", "name": "t1_b"})
+    await unapplied_create(projections)
 
-        async def consumer_back() -> None:
-            await p.seen_behind.wait()  # the judge has found the projections behind
-            legacy_now[0] = NEW  # a consumer applies the event, then acknowledges it
-            await p.catch_up()
+    async def consumer_back() -> None:
+        await projections.seen_behind.wait()  # the judge has found the projections behind
+        legacy_now[0] = NEW  # a consumer applies the event, then acknowledges it
+        await projections.catch_up()
 
-        back = asyncio.create_task(consumer_back())
-        record = await judged(p, legacy_now)
-        await back
-        assert record.verdict is VerdictKind.RACED, record.reason
-    finally:
-        await redis.aclose()
+    back = asyncio.create_task(consumer_back())
+    record = await judged(projections, legacy_now)
+    await back
+    assert record.verdict is VerdictKind.RACED, record.reason
 
 
-async def test_a_mismatch_with_the_projections_caught_up_stands(stores) -> None:
-    redis = aioredis.from_url(stores.production.redis)
-    p = Projections(redis)
-    try:
-        await redis.xgroup_create(p.stream, PROJECTIONS_GROUP, id="0", mkstream=True)
-        record = await judged(p, [OLD])
-        assert record.verdict is VerdictKind.MISMATCH
-        assert "recheck: the legacy answered the same when read again" in record.reason
-    finally:
-        await redis.aclose()
+async def test_a_mismatch_with_the_projections_caught_up_stands(projections: Projections) -> None:
+    record = await judged(projections, [OLD])
+    assert record.verdict is VerdictKind.MISMATCH
+    assert "recheck: the legacy answered the same when read again" in record.reason
