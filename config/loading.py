@@ -20,6 +20,9 @@ from config.errors import ConfigError, ConfigProblem
 from config.settings import Settings
 
 ENV_PREFIX = "TAPCOMPARE_"
+# TAPCOMPARE_* variables that tools read themselves and that are not settings: where the config file
+# is, where the bundled threads are, and two test switches. Everything else under the prefix is one.
+NOT_SETTINGS = frozenset({"CONFIG", "THREADS_DIR", "UPDATE_GOLDEN", "PLANTED_ONLY"})
 
 
 def _parse_env_value(raw: str) -> Any:
@@ -32,7 +35,7 @@ def _parse_env_value(raw: str) -> Any:
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     tree: dict[str, Any] = {}
     for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+        if not name.startswith(ENV_PREFIX) or name[len(ENV_PREFIX):] in NOT_SETTINGS:
             continue
         path = [part.lower() for part in name[len(ENV_PREFIX):].split("__") if part]
         node = tree

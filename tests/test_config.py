@@ -73,3 +73,22 @@ def test_check_config_command(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "tapcompare", "check-config", str(bad)], capture_output=True, text=True, env=env)
     assert out.returncode != 0
     assert "reports.retention_days" in out.stderr and "greater than or equal to 1" in out.stderr
+
+
+def test_tool_variables_under_the_prefix_are_not_settings() -> None:
+    # The demo's own hint says to set TAPCOMPARE_THREADS_DIR; Settings once refused it as unknown.
+    environ = {"TAPCOMPARE_THREADS_DIR": "/somewhere/threads", "TAPCOMPARE_PROXY__PORT": "9300"}
+    assert load_settings(None, environ=environ).proxy.port == 9300
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, environ={"TAPCOMPARE_THREADS_DIRS": "/x"})
+    assert "threads_dirs" in str(info.value) and "unknown setting" in str(info.value)
+
+
+def test_demo_without_the_threads_names_the_directory_and_the_variable(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAPCOMPARE_")}
+    env["TAPCOMPARE_THREADS_DIR"] = str(tmp_path / "absent")
+    out = subprocess.run([sys.executable, "-m", "tapcompare", "demo", "--no-serve"], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, timeout=120)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert f"bundled threads not found at {tmp_path / 'absent'}" in out.stderr
+    assert "TAPCOMPARE_THREADS_DIR" in out.stderr and "unknown setting" not in out.stderr

@@ -138,7 +138,8 @@ def replay(ctx: click.Context, dataset_path: Path, rate: float | None, concurren
 def build_demo_dataset(max_comments: int | None, seed: int = 7) -> tuple[Path, dict]:
     threads = default_threads_dir()
     if not threads.is_dir():
-        raise click.ClickException(f"bundled threads not found at {threads}; set TAPCOMPARE_THREADS_DIR")
+        raise click.ClickException(f"bundled threads not found at {threads} (expected a directory of <link>.ndjson "
+                                   "threads); set TAPCOMPARE_THREADS_DIR to where they are")
     records = build_dataset(threads, BuildOptions(seed=seed, max_comments_per_thread=max_comments))
     path = DEMO_DIR / "dataset.jsonl"
     write_dataset(path, records)
