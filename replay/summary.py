@@ -74,7 +74,7 @@ def run_advice(counts: dict[str, dict[str, int]], groups: list[GroupEvidence],
 
 def print_advice(advices: list[Advice], console: Console) -> None:
     styles = {"go": "green", "hold": "yellow", "roll back": "red"}
-    console.print("ramp advice for this run ([ramp.policy], as if it were a ramp step):")
+    console.print(escape("ramp advice for this run ([ramp.policy], as if it were a ramp step):"))
     for a in advices:
         style = styles[a.decision]
         console.print(f"  [{style}]{a.endpoint}: {escape(a.reasons[0])}[/{style}]")

@@ -21,7 +21,7 @@ def test_replay_prints_a_decision_per_endpoint() -> None:
     console = Console(record=True, width=200)
     print_advice(list(advices.values()), console)
     text = console.export_text()
-    assert "ramp advice for this run" in text
+    assert "ramp advice for this run ([ramp.policy], as if it were a ramp step):" in text  # the key shown, not eaten as markup
     assert "info: go: 0 mismatches in 5,000 samples" in text
     assert "create: roll back: create.memcached.parity has 10 mismatches in 5,000 samples" in text
     assert "hold: 1 open group seen at this step needs review" in text
