@@ -88,6 +88,11 @@ class ProxySettings(BaseModel):
     max_shadow_response_bytes: int = Field(default=32 * 1024 * 1024, ge=1)
     # Upper bound for one WriteValidator.validate (store capture + comparison of one write).
     validate_timeout_s: float = Field(default=30.0, gt=0)
+    # How many of the newest events per CDC stream write validation reads to find a write's own (by
+    # entity and version). A write judged after more later events than this on its stream is
+    # `unavailable` with that reason, never a false mismatch: raise it when the judge lags heavy
+    # write traffic. At most the streams' retention (MAXLEN ~100,000).
+    cdc_scan_events: int = Field(default=2000, ge=10, le=100_000)
     # Automatic kill switch per endpoint over a sliding window of shadow verdicts.
     guard_enabled: bool = True
     guard_window_s: float = Field(default=60.0, gt=0)

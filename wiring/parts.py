@@ -201,7 +201,8 @@ class Parts:
         production, sister = self.store_sets
         s = self.settings
         return StoreValidator(production, sister, self.comparator.compare, stream=s.stores.cdc_stream,
-                              tz_offset=s.legacy.tz_offset_seconds, readonly_role=s.new_service.readonly_role)
+                              tz_offset=s.legacy.tz_offset_seconds, readonly_role=s.new_service.readonly_role,
+                              scan=s.proxy.cdc_scan_events)
 
     @cached_property
     def results(self) -> ResultsPipeline:

@@ -41,6 +41,7 @@ class Stack:
     clock: Clock
     session: aiohttp.ClientSession
     sent: int = 0
+    legacy_url: str = ""  # the legacy itself, past the proxy: traffic the shadow never sees
 
     async def post(self, path: str, user: str, retry_busy: int = 0, **form: str) -> dict:
         """POST through the proxy; `retry_busy`: resend (as a client would) when the legacy answers 503
@@ -79,7 +80,7 @@ Seeder = Callable[[StoreAddresses, Settings], Awaitable[None]]
 @asynccontextmanager
 async def serving_stack(stores: StoreSets, seeder: Seeder, *, secret: str = SECRET, start: float = 1_700_000_000.0,
                         rewrite_on_clock: bool = False, queue_size: int | None = None,
-                        keep: int = 1_000_000) -> AsyncIterator[Stack]:
+                        keep: int = 1_000_000, proxy_overrides: dict[str, object] | None = None) -> AsyncIterator[Stack]:
     """The stack over production as `seeder` leaves it. `rewrite_on_clock`: the rewrite reads the
     legacy's clock too (score hiding depends on the read time), instead of the proxy's request time."""
     from legacy_adapter.app import create_app as legacy_app
@@ -102,6 +103,7 @@ async def serving_stack(stores: StoreSets, seeder: Seeder, *, secret: str = SECR
                                         "ramp_redis": stores.sister.redis}
         if queue_size is not None:
             overrides["queue_size"] = queue_size
+        overrides.update(proxy_overrides or {})
         proxy_settings = settings.proxy.model_copy(update=overrides)
         sink = InMemorySink(keep=keep)
         # The proxy `proxy serve` runs (comparator and 18-path validator from the composition root),
@@ -113,7 +115,7 @@ async def serving_stack(stores: StoreSets, seeder: Seeder, *, secret: str = SECR
         handle = ProxyHandle(url, app[PROXY], sink)
         await set_ramp(handle, create=100, update=100, increment=100, info=100, comments=100, morechildren=100)
         async with aiohttp.ClientSession() as session:
-            yield Stack(url, handle, sink, clock, session)
+            yield Stack(url, handle, sink, clock, session, legacy_url=legacy_url)
     finally:
         for runner in reversed(runners):
             await runner.cleanup()
