@@ -65,7 +65,7 @@ class RequestRecord(TypedDict, total=False):
     kind: str                                  # "request"
     seq: int
     op: str                                    # one of OPS
-    user: str                                  # writes
+    user: str | None                           # writes; null: no auth header (a refusal probe)
     parent: str                                # create
     ref: str                                   # create: the fullname it stands for
     text: str                                  # create, update

@@ -134,7 +134,8 @@ def thread_probes(rng: random.Random, link: str, post: dict[str, Any], comments:
 
 
 MALFORMED = "t1_not-base36!"  # the legacy answers NO_THING_ID (codec.from36)
-REFUSAL_NAMES = 10           # seeded comments and refs write_probes uses
+REFUSAL_NAMES = 12           # seeded comments and refs write_probes uses
+NO_ACCOUNT = "probe_no_such_account"  # an X-Auth-User no dataset names (pseudonyms are user_<hex>, voter_NNN)
 
 
 def malformed_forms(real: str) -> list[str]:
@@ -146,7 +147,8 @@ def malformed_forms(real: str) -> list[str]:
 def write_probes(link: str, names: list[str], unknown: str, voters: list[str],
                  t0: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Repeats and refusals, once per dataset: the same vote, edit and create twice; an edit by
-    someone else; a create, edit and vote without auth, naming a malformed id and naming an id
+    someone else; a create, edit and vote with no auth header, an empty one and one naming no
+    account (`user` null, "" and NO_ACCOUNT), naming a malformed id and naming an id
     production never assigns (`unknown`); an edit, vote and reply on a comment removed as spam
     (which the legacy accepts). Requests that name on purpose what does not exist say so in
     `"invalid"` ("user" or "target"), so the validator lets exactly that through."""
@@ -161,17 +163,17 @@ def write_probes(link: str, names: list[str], unknown: str, voters: list[str],
         {**base, "kind": "comment", "fullname": voted, "parent": link, "author": OTHER, "body": "probe: voted twice",
          "created_utc": t0 + 2, "spam": False},
     ]
-    first, second, reply, no_auth, bad, nowhere, bad_upper, *_ = names[3:]
+    first, second, reply, no_auth, bad, nowhere, bad_upper, empty_auth, nobody, *_ = names[3:]
     voter = voters[0]
 
-    def create(user: str, parent: str, ref: str, probe: str, **extra: Any) -> dict[str, Any]:
+    def create(user: str | None, parent: str, ref: str, probe: str, **extra: Any) -> dict[str, Any]:
         return {"op": "create", "user": user, "parent": parent, "text": f"probe: {probe}", "ref": ref,
                 "probe": probe, **extra}
 
-    def edit(user: str, thing: str, text: str, probe: str, **extra: Any) -> dict[str, Any]:
+    def edit(user: str | None, thing: str, text: str, probe: str, **extra: Any) -> dict[str, Any]:
         return {"op": "update", "user": user, "thing": thing, "text": text, "probe": probe, **extra}
 
-    def vote(user: str, thing: str, probe: str, **extra: Any) -> dict[str, Any]:
+    def vote(user: str | None, thing: str, probe: str, **extra: Any) -> dict[str, Any]:
         return {"op": "increment", "user": user, "thing": thing, "dir": 1, "probe": probe, **extra}
 
     twice = "probe: the same create submitted twice"
@@ -183,9 +185,16 @@ def write_probes(link: str, names: list[str], unknown: str, voters: list[str],
         vote(voter, voted, "repeat.vote"),
         vote(voter, voted, "repeat.vote"),
         edit(OTHER, mine, "probe: not mine", "refusal.edit.not_author"),
-        create("", link, no_auth, "refusal.create.missing_auth", invalid="user"),
-        edit("", mine, "probe: no auth", "refusal.edit.missing_auth", invalid="user"),
-        vote("", voted, "refusal.vote.missing_auth", invalid="user"),
+        # the three ways of naming no one the legacy knows: no header, an empty one, an unknown name
+        create(None, link, no_auth, "refusal.create.missing_auth", invalid="user"),
+        edit(None, mine, "probe: no auth header", "refusal.edit.missing_auth", invalid="user"),
+        vote(None, voted, "refusal.vote.missing_auth", invalid="user"),
+        create("", link, empty_auth, "refusal.create.empty_auth", invalid="user"),
+        edit("", mine, "probe: empty auth header", "refusal.edit.empty_auth", invalid="user"),
+        vote("", voted, "refusal.vote.empty_auth", invalid="user"),
+        create(NO_ACCOUNT, link, nobody, "refusal.create.unknown_user", invalid="user"),
+        edit(NO_ACCOUNT, mine, "probe: no such account", "refusal.edit.unknown_user", invalid="user"),
+        vote(NO_ACCOUNT, voted, "refusal.vote.unknown_user", invalid="user"),
         create(AUTHOR, MALFORMED, bad, "refusal.create.malformed_id", invalid="target"),
         edit(AUTHOR, MALFORMED, "probe: malformed", "refusal.edit.malformed_id", invalid="target"),
         vote(AUTHOR, MALFORMED, "refusal.vote.malformed_id", invalid="target"),
@@ -206,14 +215,24 @@ def write_probes(link: str, names: list[str], unknown: str, voters: list[str],
 
 # The coverage rows the write probes aim at (replay/coverage.py counts them from the legacy's answers).
 REFUSALS = {  # kind -> (the legacy's error code, what is wrong)
-    "missing_auth": ("USER_REQUIRED", "no or an unknown X-Auth-User"),
+    "missing_auth": ("USER_REQUIRED", "no X-Auth-User header"),
+    "empty_auth": ("USER_REQUIRED", "an empty X-Auth-User header"),
+    "unknown_user": ("USER_REQUIRED", "an X-Auth-User naming no account"),
     "malformed_id": ("NO_THING_ID", "a target that is no fullname"),
     "unknown_id": ("NOT_FOUND", "a target that does not exist"),
     "not_author": ("NOT_AUTHOR", "an edit by someone else"),
 }
-REFUSED_IN = {"create": ("missing_auth", "malformed_id", "unknown_id"),  # where the legacy has each refusal
-              "edit": ("not_author", "missing_auth", "malformed_id", "unknown_id"),
-              "vote": ("missing_auth", "malformed_id", "unknown_id")}
+AUTH_KINDS = ("missing_auth", "empty_auth", "unknown_user")  # one error code: told apart by the request
+REFUSED_IN = {"create": (*AUTH_KINDS, "malformed_id", "unknown_id"),  # where the legacy has each refusal
+              "edit": ("not_author", *AUTH_KINDS, "malformed_id", "unknown_id"),
+              "vote": (*AUTH_KINDS, "malformed_id", "unknown_id")}
+
+
+def refusal_kind(code: str, user: str | None) -> str | None:
+    """The refusal row of a legacy error code; USER_REQUIRED by how the request named its user."""
+    if code == "USER_REQUIRED":
+        return "missing_auth" if user is None else "empty_auth" if not user.strip() else "unknown_user"
+    return next((kind for kind, (c, _) in REFUSALS.items() if c == code), None)
 WRITE_BRANCHES: dict[str, str] = {
     "repeat.vote": "the same vote by the same voter again, accepted (no change)",
     "repeat.edit_silent": "the same edit again inside the silent window, accepted with edited = false",

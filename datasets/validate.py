@@ -102,22 +102,29 @@ def _check_request(rec: dict[str, Any], op: str, things: set[str], accounts: set
     invalid = rec.get("invalid")
     if invalid is not None and (invalid not in INVALID or op not in ("create", "update", "increment")):
         raise fail(f"invalid must be one of {', '.join(INVALID)} on a write, got {invalid!r} on {op}")
-    if invalid == "user":
-        accounts = accounts | {rec["user"]}
+    user = rec.get("user")
+    if op in ("create", "update", "increment") and not isinstance(user, str) and not (user is None and invalid == "user"):
+        raise fail(f"{op} user must be an account name (a string), or null with invalid \"user\" "
+                   f"(no auth header), got {user!r}")
+
+    def check_user() -> None:  # a write with invalid "user" names on purpose no one the legacy knows
+        if invalid != "user":
+            _author(str(user), accounts, fail)  # a string here: checked above
+
     if invalid == "target":  # a view with the target in it; a create's ref still joins `things`
         target = rec["parent" if op == "create" else "thing"]
         if target in things:
             raise fail(f"{op} says its target {target} is invalid, but it exists")
         if op == "create":
-            _author(rec["user"], accounts, fail)
+            check_user()
             if rec["ref"] in things:
                 raise fail(f"create ref {rec['ref']} names a comment that already exists (a ref must be new)")
             things.add(rec["ref"])
         else:
-            _author(rec["user"], accounts, fail)
+            check_user()
         return
     if op == "create":
-        _author(rec["user"], accounts, fail)
+        check_user()
         if rec["parent"] not in things:
             raise fail(f"create replies to {rec['parent']}, a missing parent (neither seeded nor created earlier)")
         if not isinstance(rec["text"], str) or not rec["text"]:
@@ -126,7 +133,7 @@ def _check_request(rec: dict[str, Any], op: str, things: set[str], accounts: set
             raise fail(f"create ref {rec['ref']} names a comment that already exists (a ref must be new)")
         things.add(rec["ref"])
     elif op in ("update", "increment"):
-        _author(rec["user"], accounts, fail)
+        check_user()
         if rec["thing"] not in things:
             raise fail(f"{op} targets {rec['thing']}, which is neither seeded nor created earlier")
         if op == "increment" and rec["dir"] not in (-1, 0, 1):

@@ -138,7 +138,7 @@ class BehaviourCoverage(Sides):
         parent = names.get("parent", req["parent"])
         if parent in self.deleted and not ok:
             self.counts["create.reply_to_deleted_refused"] += 1
-        self._refused("create", parent, status, body)
+        self._refused("create", parent, req.get("user"), status, body)
         self._length("body_length_create", req["text"], ok, body)
         self._check_text(req["text"], ok, status, body)
         created = names.get("created")
@@ -159,7 +159,7 @@ class BehaviourCoverage(Sides):
         thing, text = names.get("thing", req["thing"]), req["text"]
         if thing in self.deleted and status == 403:
             self.counts["edit.deleted_refused"] += 1
-        self._refused("edit", thing, status, body)
+        self._refused("edit", thing, req.get("user"), status, body)
         self._length("body_length_edit", text, ok, body)
         self._check_text(text, ok, status, body)
         if not ok:
@@ -192,7 +192,7 @@ class BehaviourCoverage(Sides):
         thing, user, direction = names.get("thing", req["thing"]), req["user"], int(req["dir"])
         if thing in self.deleted and status == 404:
             self.counts["vote.deleted_refused"] += 1
-        self._refused("vote", thing, status, body)
+        self._refused("vote", thing, req.get("user"), status, body)
         if not ok:
             return
         old = self.votes.get((user, thing), 0)

@@ -11,9 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from datasets import thresholds as th
-from datasets.probes import REFUSALS
-
-CODES = {code: kind for kind, (code, _) in REFUSALS.items()}
+from datasets.probes import refusal_kind
 
 
 def _id36(data: dict[str, Any]) -> int:
@@ -75,10 +73,10 @@ class Sides:
         if side:
             self.counts[f"threshold.{name}.{side}"] += 1
 
-    def _refused(self, endpoint: str, target: str, status: int, body: Any) -> None:
+    def _refused(self, endpoint: str, target: str, user: str | None, status: int, body: Any) -> None:
         """A refusal by the legacy's error code (a vote on a deleted comment is its own row)."""
         codes = _errors(body)
-        kind = CODES.get(codes[0]) if codes and 400 <= status < 500 else None
+        kind = refusal_kind(codes[0], user) if codes and 400 <= status < 500 else None
         if kind and not (kind == "unknown_id" and target in self.deleted):
             self.counts[f"refusal.{endpoint}.{kind}"] += 1
 

@@ -122,17 +122,19 @@ def to_record(req: HttpRequest, scrubber: Scrubber, *, fallback_ref: str | None 
     if endpoint == "morechildren":
         children = [c for c in p.get("children", "").split(",") if c]
         return {"op": "read_morechildren", "link": parsed.link, "children": children, "sort": _sort(p)}
-    user = req.headers.get("X-Auth-User", "").strip()
-    if not user and not refused:
+    header = req.headers.get("X-Auth-User")
+    name = (header or "").strip()
+    if not name and not refused:
         raise Skip("no_user")
-    # A write refused for want of a user is replayed without one (`invalid: user`, as a probe says it).
-    user = scrubber.user(user) if user else ""
-    no_user = {"invalid": "user"} if not user else {}
+    # A write refused for want of a user is replayed as it came (`invalid: user`, as a probe says it):
+    # with no header (user null) or an empty one ("").
+    user: str | None = scrubber.user(name) if name else (None if header is None else "")
+    no_user = {"invalid": "user"} if not name else {}
     record = _write_record(endpoint, parsed, p, user, scrubber, req, refused, fallback_ref)
     return {**record, **no_user}
 
 
-def _write_record(endpoint: str, parsed: Any, p: Mapping[str, str], user: str, scrubber: Scrubber, req: HttpRequest,
+def _write_record(endpoint: str, parsed: Any, p: Mapping[str, str], user: str | None, scrubber: Scrubber, req: HttpRequest,
                   refused: bool, fallback_ref: str | None) -> dict[str, Any]:
     if endpoint == "increment":
         if p.get("dir") not in ("-1", "0", "1"):

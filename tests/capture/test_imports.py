@@ -33,8 +33,8 @@ def test_goreplay_requests_become_scrubbed_records() -> None:
          "text": "hi mail me at [email] or see [url]", "ref": "t1_zz"},
         {"kind": "request", "seq": 3, "op": "increment", "user": _user("bob"), "thing": "t1_zz", "dir": 1},
         {"kind": "request", "seq": 4, "op": "update", "user": _user("alice"), "thing": "t1_zz", "text": "edited from [ip]"},
-        # refused (403, no user): kept, to be refused again on replay
-        {"kind": "request", "seq": 5, "op": "increment", "user": "", "invalid": "user", "thing": "t1_x", "dir": 1},
+        # refused (403, no auth header): kept, to be refused again on replay, again with no header (null)
+        {"kind": "request", "seq": 5, "op": "increment", "user": None, "invalid": "user", "thing": "t1_x", "dir": 1},
         {"kind": "request", "seq": 6, "op": "read_info", "ids": ["t1_x", "t1_zz"]},
         {"kind": "request", "seq": 7, "op": "read_morechildren", "link": "t3_abc", "children": ["x"], "sort": "new"},
         # no response recorded: a placeholder ref (nothing later can name it)

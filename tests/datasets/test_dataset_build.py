@@ -142,6 +142,20 @@ def test_validator_rejects_missing_parent(tmp_path: Path, records: list[dict]) -
     assert "t1_doesnotexist, a missing parent" in info.value.reason
 
 
+def test_validator_takes_a_null_user_only_as_a_refusal_probe(tmp_path: Path, records: list[dict]) -> None:
+    """A null user (no auth header) must say `invalid: user`; anything else not a name is refused."""
+    index = next(i for i, r in enumerate(records) if r.get("op") == "increment" and "invalid" not in r)
+    validate_dataset(_corrupt(tmp_path, records, index, orjson.dumps(dict(records[index], user=None,
+                                                                          invalid="user")).decode()))
+    for user in (None, 7):
+        path = _corrupt(tmp_path, records, index, orjson.dumps(dict(records[index], user=user)).decode())
+        with pytest.raises(DatasetError) as info:
+            validate_dataset(path)
+        assert info.value.line == index + 1
+        assert "increment user must be an account name (a string), or null with invalid" in info.value.reason
+        assert repr(user) in info.value.reason
+
+
 def test_replies_to_deleted_comments_are_seeded(records: list[dict]) -> None:
     """The legacy refuses replies to a deleted comment, so a reply that exists must be in the seed."""
     deleted = {r["fullname"] for r in records if r["kind"] == "comment" and r["deleted"]}

@@ -119,7 +119,12 @@ def test_every_refusal_and_repeat_is_generated(records: list[dict]) -> None:
     for endpoint, kinds in REFUSED_IN.items():
         for kind in kinds:
             assert [r for r in reqs if r["op"] == ops[endpoint] and r.get("probe") == f"refusal.{endpoint}.{kind}"], kind
-    assert any(r.get("invalid") == "user" and r["user"] == "" for r in reqs)
+    # the three ways of naming no one: no header (null), an empty one, a name no account has
+    auth = {r["probe"]: r["user"] for r in reqs if r.get("invalid") == "user"}
+    accounts = {r["name"] for r in records if r["kind"] == "account"}
+    for endpoint in REFUSED_IN:
+        assert auth[f"refusal.{endpoint}.missing_auth"] is None and auth[f"refusal.{endpoint}.empty_auth"] == ""
+        assert auth[f"refusal.{endpoint}.unknown_user"] not in accounts | {None, ""}
     assert any(r.get("invalid") == "target" and MALFORMED in (r.get("thing"), r.get("parent")) for r in reqs)
     creates = Counter((r["user"], r["parent"], r["text"]) for r in reqs if r["op"] == "create")
     assert any(n == 2 and user == AUTHOR for (user, _, _), n in creates.items())

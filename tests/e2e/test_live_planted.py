@@ -42,7 +42,7 @@ class Live:
         self.n += 1
         rid = f"live-{self.n}"
         headers = {"X-Request-Id": rid, "Content-Type": "application/x-www-form-urlencoded"}
-        if user:
+        if user is not None:  # None: no auth header at all; "" an empty one
             headers["X-Auth-User"] = user
         req = urllib.request.Request(self.proxy + path, data=urllib.parse.urlencode(form).encode(), headers=headers)
         try:
@@ -111,6 +111,10 @@ def _triggers(deleted: tuple[str, str]) -> dict[str, tuple[Send, Send]]:
             live.post("/api/comment", u, thing_id=dele, text="a reply to a deleted comment")[0] for u in ("bob", "alice")],
             _none),
         "refusal.missing_auth": (lambda live, c: _each(on(live, lambda lv, x: [vote(lv, None, x, "1")]))(live, c),
+                                 lambda live, c: _each(on(live, lambda lv, x: [vote(lv, "bob", x, "1")]))(live, c)),
+        "refusal.empty_auth": (lambda live, c: _each(on(live, lambda lv, x: [vote(lv, "", x, "1")]))(live, c),
+                               lambda live, c: _each(on(live, lambda lv, x: [vote(lv, "bob", x, "1")]))(live, c)),
+        "refusal.unknown_user": (lambda live, c: _each(on(live, lambda lv, x: [vote(lv, "mallory", x, "1")]))(live, c),
                                  lambda live, c: _each(on(live, lambda lv, x: [vote(lv, "bob", x, "1")]))(live, c)),
         "refusal.malformed_id": (lambda live, c: _each(on(live, lambda lv, x: [vote(lv, "bob", x.upper(), "1")]))(live, c),
                                  lambda live, c: _each(on(live, lambda lv, x: [vote(lv, "bob", x, "-1")]))(live, c)),
@@ -183,11 +187,13 @@ def test_each_planted_bug_is_caught_live_once_per_path(tmp_path: Path) -> None:
         c = live.create("alice", thread, "a comment for the refusals")
         refused = [live.post("/api/editusertext", "bob", thing_id=c, text="not bob's"),
                    live.post("/api/vote", None, id=c, dir="1"),
+                   live.post("/api/vote", "", id=c, dir="1"),
+                   live.post("/api/vote", "mallory", id=c, dir="1"),
                    live.post("/api/comment", "bob", thing_id=dele["fullname"], text="reply to deleted")]
         assert all(400 <= status < 500 for _, status, _ in refused), refused
-        expected += 7 * 4
+        expected += 7 * (1 + len(refused))
         live.judged(expected)
         totals = live.report(since)["totals"]
-        assert totals.get("mismatch", 0) == 0 and totals["match"] + totals.get("ignored", 0) == 28, totals
+        assert totals.get("mismatch", 0) == 0 and totals["match"] + totals.get("ignored", 0) == 7 * (1 + len(refused)), totals
     finally:
         subprocess.run(["bash", str(SCRIPT), "down"], env=env, capture_output=True, timeout=120)

@@ -48,20 +48,22 @@ def test_every_row_is_in_the_table() -> None:
 def test_refusals_count_by_the_legacys_error_code() -> None:
     cov = _cov()
     edit = {"op": "update", "user": "", "thing": "t1_a", "text": "t", "probe": "refusal.edit.not_author"}
-    cov.observe(edit, {"thing": "t1_a"}, 403, _error("USER_REQUIRED"))
+    # one error code, three rows: by how the request named its user (no header, empty, no such account)
+    for user in (None, "", " ", "nobody"):
+        cov.observe({**edit, "user": user}, {"thing": "t1_a"}, 403, _error("USER_REQUIRED"))
+    assert [cov.counts[f"refusal.edit.{k}"] for k in ("missing_auth", "empty_auth", "unknown_user")] == [1, 2, 1]
     cov.observe(edit, {"thing": "t1_a"}, 403, _error("NOT_AUTHOR"))
     cov.observe(edit, {"thing": "t1_!"}, 400, _error("NO_THING_ID"))
     cov.observe(edit, {"thing": "t1_zz"}, 404, _error("NOT_FOUND"))
     cov.observe(edit, {"thing": "t1_a"}, 200, _thing(name="t1_a", edited=False, created_utc=1.0))  # accepted: no row
-    assert [cov.counts[f"refusal.edit.{k}"] for k in ("missing_auth", "not_author", "malformed_id", "unknown_id")] \
-        == [1, 1, 1, 1]
+    assert [cov.counts[f"refusal.edit.{k}"] for k in ("not_author", "malformed_id", "unknown_id")] == [1, 1, 1]
     vote = {"op": "increment", "user": "cat", "thing": "t1_d", "dir": 1}
     cov.observe(vote, {"thing": "t1_d"}, 404, _error("NOT_FOUND"))  # a deleted comment: its own row
     assert cov.counts["vote.deleted_refused"] == 1 and not cov.counts["refusal.vote.unknown_id"]
     cov.observe(vote, {"thing": "t1_d"}, 500, _error("NOT_FOUND"))  # a failure is no refusal
     create = {"op": "create", "user": "cat", "parent": LINK, "text": "t", "ref": "t1_n"}
     cov.observe(create, {"parent": LINK}, 403, _error("USER_REQUIRED"))
-    assert cov.counts["refusal.create.missing_auth"] == 1 and not cov.counts["refusal.vote.missing_auth"]
+    assert cov.counts["refusal.create.unknown_user"] == 1 and not cov.counts["refusal.vote.unknown_user"]
 
 
 def test_removed_comments_accepting_writes() -> None:

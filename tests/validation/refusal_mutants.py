@@ -9,7 +9,7 @@ write the legacy refuses; a repeat mutant makes it apply a repeated write a seco
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,16 +90,34 @@ def _reply_to_deleted(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(queries, "comments_by_ids", comments_by_ids)
 
 
-def _missing_auth(mp: pytest.MonkeyPatch) -> None:
-    original = write_handlers._user
+Forgets = Callable[[str | None, Any], Awaitable[bool]]  # (X-Auth-User or None when absent, backend)
 
-    async def user(request: Any, b: Any) -> tuple[int, str]:
-        if request.headers.get(write_handlers.AUTH_HEADER):
-            return await original(request, b)
-        # no user: taken as the first account instead of USER_REQUIRED
-        first = await b.read_db.fetchval("SELECT min(thing_id) FROM reddit_thing_account")
-        return int(first), ""
-    mp.setattr(write_handlers, "_user", user)
+
+def _no_user_as_first_account(forgets: Forgets) -> Callable[[pytest.MonkeyPatch], None]:
+    """A rewrite that takes the writes `forgets` picks as the first account's instead of refusing
+    them USER_REQUIRED."""
+    def apply(mp: pytest.MonkeyPatch) -> None:
+        original = write_handlers._user
+
+        async def user(request: Any, b: Any) -> tuple[int, str]:
+            if not await forgets(request.headers.get(write_handlers.AUTH_HEADER), b):
+                return await original(request, b)
+            first = await b.read_db.fetchval("SELECT min(thing_id) FROM reddit_thing_account")
+            return int(first), ""
+        mp.setattr(write_handlers, "_user", user)
+    return apply
+
+
+async def _absent(name: str | None, b: Any) -> bool:
+    return name is None
+
+
+async def _empty(name: str | None, b: Any) -> bool:
+    return name == ""
+
+
+async def _no_such_account(name: str | None, b: Any) -> bool:
+    return bool(name) and await queries.account_id(b.read_db, name) is None
 
 
 def _malformed_id(mp: pytest.MonkeyPatch) -> None:
@@ -166,7 +184,12 @@ PLANTED: dict[str, PlantedBug] = {bug.name: bug for bug in (
     PlantedBug("refusal.edit.deleted", "edits of a deleted comment accepted", _deleted_edit),
     PlantedBug("refusal.vote.deleted", "votes on a deleted comment accepted", _deleted_vote),
     PlantedBug("refusal.create.reply_to_deleted", "replies to a deleted comment accepted", _reply_to_deleted),
-    PlantedBug("refusal.missing_auth", "a write without a user taken as the first account's", _missing_auth),
+    PlantedBug("refusal.missing_auth", "a write with no auth header taken as the first account's",
+               _no_user_as_first_account(_absent)),
+    PlantedBug("refusal.empty_auth", "a write with an empty auth header taken as the first account's",
+               _no_user_as_first_account(_empty)),
+    PlantedBug("refusal.unknown_user", "a write by a name no account has taken as the first account's",
+               _no_user_as_first_account(_no_such_account)),
     PlantedBug("refusal.malformed_id", "upper-case fullnames accepted", _malformed_id),
     PlantedBug("refusal.vote.unknown_id", "a vote on an unknown id answered as counted", _unknown_id),
     PlantedBug("repeat.vote_twice", "the same vote twice counted twice", _vote_twice),

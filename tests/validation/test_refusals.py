@@ -41,7 +41,7 @@ class Run:
 
 async def _send(stack: Stack, run: Run, label: str, path: str, user: str | None, **form: str) -> Sent:
     rid = f"{label}:{len(run.sent)}"
-    headers = {"X-Request-Id": rid, **({"X-Auth-User": user} if user else {})}
+    headers = {"X-Request-Id": rid, **({"X-Auth-User": user} if user is not None else {})}  # None: no header
     async with stack.session.post(stack.url + path, data=form, headers=headers) as resp:
         await resp.read()
         stack.sent += 1
@@ -67,12 +67,15 @@ async def refusals_and_repeats(stack: Stack) -> Run:
     for _ in range(2):
         await _send(stack, run, "refusal.create.reply_to_deleted", create, "bob", thing_id=n["DEL_PARENT"],
                     text="a reply to a deleted comment")
-    for target in (n["C6"], n["C7"]):
-        await _send(stack, run, "refusal.missing_auth", vote, None, id=target, dir="1")
-        await _send(stack, run, "refusal.missing_auth", edit, None, thing_id=target, text="who am I")
-        await _send(stack, run, "follow", vote, "carol", id=target, dir="-1")
-    for _ in range(2):
-        await _send(stack, run, "refusal.missing_auth", create, None, thing_id=R2_LINK, text="anonymous")
+    # no auth header, an empty one, a name no account has: one error code, three ways to forget it
+    for label, user, follower in (("refusal.missing_auth", None, "carol"), ("refusal.empty_auth", "", "dave"),
+                                  ("refusal.unknown_user", "mallory", "bob")):
+        for target in (n["C6"], n["C7"]):
+            await _send(stack, run, label, vote, user, id=target, dir="1")
+            await _send(stack, run, label, edit, user, thing_id=target, text="who am I")
+            await _send(stack, run, "follow", vote, follower, id=target, dir="-1")
+        for _ in range(2):
+            await _send(stack, run, label, create, user, thing_id=R2_LINK, text="anonymous")
     for target in (n["Z5"], n["Z9"]):
         await _send(stack, run, "refusal.malformed_id", vote, "dave", id=target.upper(), dir="1")
         await _send(stack, run, "refusal.malformed_id", edit, "bob", thing_id=target.upper(), text="upper case")
