@@ -34,11 +34,15 @@ def _viewer(request: web.Request) -> Viewer:
     return Viewer(request.headers.get("X-Auth-User") or None, request[READ_TIME])
 
 
+def too_many_ids(count: int) -> bool:
+    return count > INFO_MAX
+
+
 async def info(request: web.Request) -> web.Response:
     """Fullnames separated by commas or spaces; malformed ones are skipped without complaint."""
     b = request.app[BACKEND]
     wanted = [f for f in (parse_fullname(p) for p in _ID_SEPARATORS.split(query_params(request).get("id", ""))) if f]
-    if len(wanted) > INFO_MAX:
+    if too_many_ids(len(wanted)):
         raise ApiError("INVALID_OPTION", "id")
     comment_ids = [f.thing_id for f in wanted if f.kind == "comment"]
     link_ids = [f.thing_id for f in wanted if f.kind == "link"]

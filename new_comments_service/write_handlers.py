@@ -38,9 +38,13 @@ def _text(params: dict[str, str]) -> str:
     text = params.get("text", "")
     if not text or text.isspace():  # whitespace alone (Unicode, as regex \s) is no text
         raise ApiError("NO_TEXT", "text")
-    if len(text) > MAX_TEXT:
+    if too_long(text):
         raise ApiError("TOO_LONG", "text")
     return text
+
+
+def too_long(text: str) -> bool:
+    return len(text) > MAX_TEXT  # code points, as r2's VLength counts
 
 
 def _headers(ident: WriteIdentity, hydration: Hydration | None) -> dict[str, str]:

@@ -17,6 +17,11 @@ EDIT_SILENT_S = 180
 EDIT_SILENT_VOTES = 2
 
 
+def edit_sets_time(age_s: float, votes: int) -> bool:
+    """r2: an edit in the first 3 minutes of a comment with few votes leaves no edit mark."""
+    return age_s > EDIT_SILENT_S or votes > EDIT_SILENT_VOTES
+
+
 async def _after_commit(b: Backend, comment: Thing, kind: str, ident: WriteIdentity, changes: dict[str, list[Any]]) -> None:
     if kind == cdc.CREATED:
         await b.cache.set(cache_key(comment.thing_id), cache_bytes(comment), CACHE_TTL, CACHE_FLAGS)
@@ -74,9 +79,7 @@ async def edit_comment(b: Backend, ident: WriteIdentity, user_id: int, user_name
         if comment.deleted:
             raise ApiError("FORBIDDEN", "thing_id")
         new: dict[str, Any] = {"body": text}
-        # r2: edits in the first 3 minutes of a comment with few votes leave no edit mark.
-        age = when.seconds - epoch_float(comment.date)
-        if age > EDIT_SILENT_S or comment.ups + comment.downs > EDIT_SILENT_VOTES:
+        if edit_sets_time(when.seconds - epoch_float(comment.date), comment.ups + comment.downs):
             new["editted"] = when.dt
         changes: dict[str, list[Any]] = {}
         for key, value in new.items():
