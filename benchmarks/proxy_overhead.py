@@ -94,6 +94,9 @@ class Scenario:
                 "rounds": self.rounds, **({"proxy": self.proxy} if self.proxy else {})}
 
 
+WRITE_SETUPS = 6  # the write mix runs on every set-up but proxy_10
+
+
 class Bench:
     def __init__(self, quick: bool) -> None:
         self.quick = quick
@@ -153,11 +156,16 @@ class Bench:
                 own.append(json.loads(resp.read())["json"]["data"]["things"][0]["data"]["name"])
         self.set_ramp(0)
         self.settle()
-        self.writes = write_mix(self.requests, names, own, 20000)
+        self.writes = write_mix(self.requests, names, own, self.writes_needed())
         for port in (self.legacy_port, self.ng_plain, self.ng_mirror, self.proxy_port, self.new_port, self.stream_port):
             for r in self.requests[:3]:
                 status, _ = http_get(f"http://127.0.0.1:{port}{r['path']}")
                 assert status == 200, (port, r, status)
+
+    def writes_needed(self) -> int:
+        """Every write-mix run takes fresh requests: the rounds' runs (one per write set-up) plus the smoke's."""
+        per_run = int(RATE * (self.seg_s + 0.5)) + 1
+        return (self.rounds * WRITE_SETUPS + 1) * per_run
 
     def smoke(self) -> dict[str, Any]:
         """The set-up's bounded check (tests/benchmarks): one short run through the proxy at 100%; every
@@ -215,6 +223,9 @@ class Bench:
             start = self.write_pos
             self.write_pos += n
             requests = requests[start:start + n]
+            if len(requests) < n:  # a short mix would measure a different rate, or nothing (an empty list)
+                raise RuntimeError(f"write mix exhausted at {key}: {len(requests)} of {n} requests left "
+                                   f"(writes_needed() sizes it for {self.rounds} rounds)")
         spec = {"base": f"http://127.0.0.1:{port}", "requests": requests, "rate": RATE,
                 "duration_s": seconds, "warmup_s": 0.5, "drain_s": 6.0, "timeout_s": 10.0, "connections": 64}
         before = scrape(port) if through_proxy else {}
@@ -279,6 +290,7 @@ class Bench:
         ]
         # The write mix (one in ten a write) on the same set-ups, interleaved with the read mix in every round.
         worder = [("w_" + k, port, pct) for k, port, pct in order if k != "proxy_10"]
+        assert len(worder) == WRITE_SETUPS, worder
         print(f"proxy overhead: {self.rounds} interleaved rounds of {self.seg_s} s per set-up at {RATE} req/s, "
               "read mix and write mix (10% writes)", flush=True)
         both = [(k, port, pct, False) for k, port, pct in order] + [(k, port, pct, True) for k, port, pct in worder]
