@@ -86,8 +86,8 @@ async def test_capture_records_scrubbed_resolvable_log(legacies, proxy_with, tmp
     assert [r["op"] for r in log] == ["read_comments", "read_info", "create", "create", "increment", "increment",
                                       "update", "update", "read_info", "read_morechildren", "increment"]
     assert [r["seq"] for r in log] == list(range(1, 12))
-    # The refused vote is in the log, to be refused again on replay: without a user, as it was sent.
-    assert log[10] == {"kind": "request", "seq": 11, "op": "increment", "user": "", "invalid": "user",
+    # The refused vote is in the log, to be refused again on replay: with no auth header (null), as it was sent.
+    assert log[10] == {"kind": "request", "seq": 11, "op": "increment", "user": None, "invalid": "user",
                        "thing": _name(captured[2][2]), "dir": 1}
     assert recorder.skipped == {} and recorder.dropped == 0
 
