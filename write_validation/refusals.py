@@ -28,7 +28,7 @@ from diff_reports.types import UNEXPECTED_WRITE, Difference, ValidationPath, Ver
 from diff_reports.write_scope import scope_for
 from traffic.routes import parse_fullname
 from traffic.shadowed import ComparisonJob
-from write_validation.ordering import Book, classify, log_behind, split_at, version_of
+from write_validation.ordering import Book, classify, split_at, version_of
 from write_validation.path_checks import PATH_CHECKS, Judging, WriteState, direct, events_of
 from write_validation.store_reads import CdcEvent, SideConnections, SideState, read_events, read_side
 
@@ -92,10 +92,8 @@ async def judge_refusal(write: ComparisonJob, paths: list[ValidationPath], sides
     later: list[dict[str, object]] = []
     if prod is not None and not isinstance(prod.events, BaseException):
         before, after = split_at(events_of(prod.events, write.entity), write.request_time)
-        # A later write committed on production but not yet published would read as this write's
-        # change (its fields leave the scope only once its event shows it began later): a race.
-        race = _behind(prod, write.entity) or await classify(
-            order, write.entity, None, [(version_of(e) or 0, e.fields.get("request_id", "")) for e in before], hist)
+        race = await classify(order, write.entity, None, [(version_of(e) or 0, e.fields.get("request_id", ""))
+                                                          for e in before], hist)
         later = [c for e in after if isinstance(c := decode_cdc_fields(e.fields).get("changes", {}), dict)]
     # What a write begun after this one changed is judged with that write, as for an accepted one.
     scope = replace(scope_for(write.endpoint, {}, later, account_id=account, link_quiet=False), last_writer=False)
@@ -122,12 +120,6 @@ async def judge_refusal(write: ComparisonJob, paths: list[ValidationPath], sides
                 await evict(replace(write, entity=name, link=link),
                             f"refused write {write.request_id} changed the sister")
     return out
-
-
-def _behind(prod: SideState, entity: str) -> str | None:
-    if isinstance(prod.events, BaseException):
-        return None
-    return log_behind(prod, events_of(prod.events, entity), entity)
 
 
 def _fullnames(events: list[CdcEvent]) -> list[str]:
