@@ -71,30 +71,27 @@ def _param(name: str, field: str, x: int) -> Callable[[pytest.MonkeyPatch], None
     return apply
 
 
-def _info(name: str, x: int) -> Callable[[pytest.MonkeyPatch], None]:
+def _inverted(module: Any, attr: str, name: str, hit: Callable[..., bool],
+              invert: Callable[[Any], Any] = lambda out: not out) -> Callable[[pytest.MonkeyPatch], None]:
+    """`module.attr` answers the other way (`invert` of its answer) wherever `hit(*its arguments)`."""
     def apply(mp: pytest.MonkeyPatch) -> None:
-        original = read_handlers.too_many_ids
+        original = getattr(module, attr)
 
-        def bent(count: int) -> bool:
-            if count == x:
+        def bent(*args: Any) -> Any:
+            if hit(*args):
                 _fire(name)
-                return not original(count)
-            return original(count)
-        mp.setattr(read_handlers, "too_many_ids", bent)
+                return invert(original(*args))
+            return original(*args)
+        mp.setattr(module, attr, bent)
     return apply
+
+
+def _info(name: str, x: int) -> Callable[[pytest.MonkeyPatch], None]:
+    return _inverted(read_handlers, "too_many_ids", name, lambda count: count == x)
 
 
 def _body(name: str, endpoint: str, x: int) -> Callable[[pytest.MonkeyPatch], None]:
-    def apply(mp: pytest.MonkeyPatch) -> None:
-        original = write_handlers.too_long
-
-        def bent(text: str) -> bool:
-            if len(text) == x and _request.get()[0] == endpoint:
-                _fire(name)
-                return not original(text)
-            return original(text)
-        mp.setattr(write_handlers, "too_long", bent)
-    return apply
+    return _inverted(write_handlers, "too_long", name, lambda text: len(text) == x and _request.get()[0] == endpoint)
 
 
 def _morechildren(name: str, x: int) -> Callable[[pytest.MonkeyPatch], None]:
@@ -145,16 +142,7 @@ def _depth_limit(name: str, side: str) -> Callable[[pytest.MonkeyPatch], None]:
 
 
 def _controversy(name: str, hit: Callable[[int, int], bool]) -> Callable[[pytest.MonkeyPatch], None]:
-    def apply(mp: pytest.MonkeyPatch) -> None:
-        original = render.controversiality
-
-        def bent(ups: int, downs: int) -> int:
-            if hit(ups, downs):
-                _fire(name)
-                return 1 - original(ups, downs)
-            return original(ups, downs)
-        mp.setattr(render, "controversiality", bent)
-    return apply
+    return _inverted(render, "controversiality", name, hit, lambda flag: 1 - flag)
 
 
 def _floor_at(x: int) -> Callable[[int, int], bool]:
@@ -168,16 +156,7 @@ def _share_at(bound: str, side: str) -> Callable[[int, int], bool]:
 
 
 def _edit(name: str, flip: Callable[[float, int], bool]) -> Callable[[pytest.MonkeyPatch], None]:
-    def apply(mp: pytest.MonkeyPatch) -> None:
-        original = writes.edit_sets_time
-
-        def bent(age_s: float, votes: int) -> bool:
-            if flip(age_s, votes):
-                _fire(name)
-                return not original(age_s, votes)
-            return original(age_s, votes)
-        mp.setattr(writes, "edit_sets_time", bent)
-    return apply
+    return _inverted(writes, "edit_sets_time", name, flip)
 
 
 def _score_hide(name: str, side: str) -> Callable[[pytest.MonkeyPatch], None]:
