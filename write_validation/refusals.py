@@ -14,7 +14,11 @@ the next write is judged from production's state again.
 Races: a production write to the entity begun before this one (by the legacy's request times)
 that the shadow side has not applied yet makes the row and cache paths `raced` (the rule of a vote
 that changed nothing: ordering.classify); a write begun after it is no race, its fields are judged
-with it and left out of this one's scope. The CDC paths look only at the request's own events,
+with it and left out of this one's scope. A later write that production committed but has not
+published yet cannot be told from this one's change until its event shows when it began: its
+version is above both production's log and the sister's copy (a seed without events has neither
+gap), so the reads wait for the log to catch up as for an accepted write (`raced` if it never
+does). The CDC paths look only at the request's own events,
 which no other write can carry.
 """
 
@@ -28,7 +32,7 @@ from diff_reports.types import UNEXPECTED_WRITE, Difference, ValidationPath, Ver
 from diff_reports.write_scope import scope_for
 from traffic.routes import parse_fullname
 from traffic.shadowed import ComparisonJob
-from write_validation.ordering import Book, classify, split_at, version_of
+from write_validation.ordering import Book, classify, settle, split_at, version_of
 from write_validation.path_checks import PATH_CHECKS, Judging, WriteState, direct, events_of
 from write_validation.store_reads import CdcEvent, SideConnections, SideState, read_events, read_side
 
@@ -47,6 +51,7 @@ class RefusalSides:
     sister: SideConnections
     stream: str
     scan: int
+    settle_s: float = 2.0
 
 
 def unexpected(record: VerdictRecord, side: str, what: str) -> VerdictRecord:
@@ -78,10 +83,13 @@ async def judge_refusal(write: ComparisonJob, paths: list[ValidationPath], sides
     sis: SideState | None = None
     prod: SideState | None = None
     if comment_id is not None:
-        # The sister first, then production (as for accepted writes: production's later snapshot
-        # holds everything the sister's does).
-        sis = await read_side(sides.sister, sides.stream, comment_id, link_id, sides.scan)
-        prod = await read_side(sides.production, sides.stream, comment_id, link_id, sides.scan)
+        async def read_both() -> tuple[SideState, SideState]:
+            # The sister first, then production (as for accepted writes: production's later
+            # snapshot holds everything the sister's does).
+            sis = await read_side(sides.sister, sides.stream, comment_id, link_id, sides.scan)
+            return sis, await read_side(sides.production, sides.stream, comment_id, link_id, sides.scan)
+
+        sis, prod = await settle(read_both, lambda got: _unpublished(write.entity, *got) is None, sides.settle_s)
         prod_events, sis_events = prod.events, sis.events
     else:
         sis_events = await _guarded(read_events(sides.sister, sides.stream, sides.scan))
@@ -90,7 +98,9 @@ async def judge_refusal(write: ComparisonJob, paths: list[ValidationPath], sides
     own_sis = _request_events(sis_events, write.request_id)
     race = None
     later: list[dict[str, object]] = []
-    if prod is not None and not isinstance(prod.events, BaseException):
+    if prod is not None and sis is not None and (unpublished := _unpublished(write.entity, sis, prod)):
+        race = unpublished
+    elif prod is not None and not isinstance(prod.events, BaseException):
         before, after = split_at(events_of(prod.events, write.entity), write.request_time)
         race = await classify(order, write.entity, None, [(version_of(e) or 0, e.fields.get("request_id", ""))
                                                           for e in before], hist)
@@ -120,6 +130,23 @@ async def judge_refusal(write: ComparisonJob, paths: list[ValidationPath], sides
                 await evict(replace(write, entity=name, link=link),
                             f"refused write {write.request_id} changed the sister")
     return out
+
+
+def _unpublished(entity: str, sis: SideState, prod: SideState) -> str | None:
+    """Why production holds a version of the entity that neither its log nor the sister's copy
+    has (a write between commit and publish), or None. A seeded comment has no events, but its
+    sister copy (hydrated from production) holds its version, so it is never taken for one; with
+    no sister copy there is nothing to take a later change for."""
+    if isinstance(prod.postgres, BaseException) or isinstance(prod.events, BaseException) \
+            or isinstance(sis.postgres, BaseException) or prod.postgres.version is None \
+            or sis.postgres.version is None:
+        return None  # unreadable (answered on the paths), or no sister copy to take a change for
+    published = max((v for e in events_of(prod.events, entity) if (v := version_of(e)) is not None), default=0)
+    held = sis.postgres.version
+    if prod.postgres.version > max(published, held):
+        return (f"production committed version {prod.postgres.version} of {entity} but neither its CDC log "
+                f"({published}) nor the sister's copy ({held}) has it: a write is between commit and publish")
+    return None
 
 
 def _fullnames(events: list[CdcEvent]) -> list[str]:

@@ -115,7 +115,7 @@ class StoreValidator:
         assert self._prod and self._sis
         async with self._locks[write.entity]:
             try:
-                sides = RefusalSides(self._prod, self._sis, self._stream, self._scan)
+                sides = RefusalSides(self._prod, self._sis, self._stream, self._scan, self._settle_s)
                 return await judge_refusal(write, paths, sides, self.order, self._judging(),
                                            await self._account_id(write.auth_user), self._evict)
             finally:
