@@ -83,14 +83,17 @@ async def judge_refusal(write: ComparisonJob, paths: list[ValidationPath], sides
     sis: SideState | None = None
     prod: SideState | None = None
     if comment_id is not None:
+        cid = comment_id
+
         async def read_both() -> tuple[SideState, SideState]:
             # The sister first, then production (as for accepted writes: production's later
             # snapshot holds everything the sister's does).
-            sis = await read_side(sides.sister, sides.stream, comment_id, link_id, sides.scan)
-            return sis, await read_side(sides.production, sides.stream, comment_id, link_id, sides.scan)
+            first = await read_side(sides.sister, sides.stream, cid, link_id, sides.scan)
+            return first, await read_side(sides.production, sides.stream, cid, link_id, sides.scan)
 
-        sis, prod = await settle(read_both, lambda got: _unpublished(write.entity, *got) is None, sides.settle_s)
-        prod_events, sis_events = prod.events, sis.events
+        both = await settle(read_both, lambda got: _unpublished(write.entity, *got) is None, sides.settle_s)
+        sis, prod = both
+        prod_events, sis_events = both[1].events, both[0].events
     else:
         sis_events = await _guarded(read_events(sides.sister, sides.stream, sides.scan))
         prod_events = await _guarded(read_events(sides.production, sides.stream, sides.scan))
