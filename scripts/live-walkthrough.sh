@@ -23,8 +23,18 @@ WALK_DIR=${WALK_DIR:-.tapcompare/walkthrough}
 THREAD=${WALK_THREAD:-t3_haucpf}
 mkdir -p "$WALK_DIR"
 
-setting() {  # setting proxy.port -> the effective value from TAPCOMPARE_CONFIG and the environment
-  "$PY" -c "import sys; from config import load_settings; s = load_settings(); section, key = sys.argv[1].split('.'); print(getattr(getattr(s, section), key))" "$1"
+# The effective settings from TAPCOMPARE_CONFIG and the environment, read once (one interpreter
+# start, not one per value): `setting proxy.port` looks one up.
+declare -A SETTINGS
+while IFS=$'\t' read -r key value; do SETTINGS[$key]=$value; done < <("$PY" -c "
+from config import load_settings
+s = load_settings()
+for section in ('proxy', 'legacy', 'new_service', 'reports', 'capture'):
+    for key, value in getattr(s, section).model_dump().items():
+        print(f'{section}.{key}\t{value}')")
+setting() {  # setting proxy.port -> the effective value
+  [ -n "${SETTINGS[$1]+set}" ] || { echo "live-walkthrough: no setting $1 (expected one of the proxy, legacy, new_service, reports, capture sections)" >&2; exit 2; }
+  printf '%s\n' "${SETTINGS[$1]}"
 }
 PROXY="http://$(setting proxy.host):$(setting proxy.port)"
 LEGACY="http://$(setting legacy.host):$(setting legacy.port)"
