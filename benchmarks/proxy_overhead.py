@@ -95,12 +95,14 @@ class Scenario:
 
 
 WRITE_SETUPS = 6  # the write mix runs on every set-up but proxy_10
+SISTER_KINDS = ("postgres", "memcached", "redis")  # each stopped in turn under the write mix (isolation)
 
 
 class Bench:
     def __init__(self, quick: bool) -> None:
         self.quick = quick
         self.rounds = 2 if quick else 5
+        self.iso_rounds = 2 if quick else 3
         self.seg_s = 3
         self.wrk_s = 3 if quick else 5
         self.scen: dict[str, Scenario] = {}
@@ -163,9 +165,11 @@ class Bench:
                 assert status == 200, (port, r, status)
 
     def writes_needed(self) -> int:
-        """Every write-mix run takes fresh requests: the rounds' runs (one per write set-up) plus the smoke's."""
+        """Every write-mix run takes fresh requests: the rounds' runs (one per write set-up), the sister-store
+        isolation runs, and the smoke's."""
         per_run = int(RATE * (self.seg_s + 0.5)) + 1
-        return (self.rounds * WRITE_SETUPS + 1) * per_run
+        sister_runs = self.iso_rounds * (1 + len(SISTER_KINDS))  # the write-mix isolation baseline + one per store
+        return (self.rounds * WRITE_SETUPS + 2 + sister_runs) * per_run  # + the smoke's two write-mix runs
 
     def smoke(self) -> dict[str, Any]:
         """The set-up's bounded check (tests/benchmarks): one short run through the proxy at 100%; every
@@ -173,6 +177,12 @@ class Bench:
         self.set_ramp(100)
         res = self.fixed("smoke_proxy_100", self.proxy_port, 1.0, True)
         wres = self.fixed("smoke_stream_100_writes", self.stream_port, 1.0, True, self.writes)
+        # The sister-store isolation step: a store killed under the write mix, then started again.
+        self.stack.local.stop_one("sister", "redis", kill=True)
+        try:
+            down = self.fixed("smoke_sister_redis_down", self.proxy_port, 1.0, True, self.writes)
+        finally:
+            self.stack.local.start_one("sister", "redis")
         self.set_ramp(0)
         self.settle(10)
         proxy = self.scen["smoke_proxy_100"].proxy
@@ -181,7 +191,9 @@ class Bench:
                 "verdicts": proxy.get("verdicts", {}), "overhead_count": proxy.get("overhead_count", 0),
                 "stream": {"ok": wres["ok"], "measured": wres["measured"], "statuses": wres["statuses"],
                            "by_label": sorted(wres["by_label"]),
-                           "worker_jobs": total(worker, "tapcompare_worker_jobs_total")}}
+                           "worker_jobs": total(worker, "tapcompare_worker_jobs_total")},
+                "sister_down": {"ok": down["ok"], "measured": down["measured"], "statuses": down["statuses"],
+                                "verdicts": self.scen["smoke_sister_redis_down"].proxy.get("verdicts", {})}}
 
     # -- controls ------------------------------------------------------------------------------
     def set_ramp(self, pct: float) -> None:
@@ -311,7 +323,7 @@ class Bench:
                 self.set_ramp(0)
                 self.settle()
         print("isolation: the rewrite stalled 2 s per request, answering 500, down", flush=True)
-        for _ in range(2 if self.quick else 3):
+        for _ in range(self.iso_rounds):
             for key, pct, mode in (("iso_off", 0, "none"), ("iso_stalled", 100, "stall"), ("iso_error", 100, "error")):
                 self.fault(mode)
                 self.set_ramp(pct)
@@ -319,12 +331,27 @@ class Bench:
                 self.set_ramp(0)  # queued exchanges are then decided out at once
                 self.fault("none")
                 self.settle()
+        print("isolation: each sister store stopped (killed) under the write mix at 100%", flush=True)
+        for _ in range(self.iso_rounds):
+            self.set_ramp(0)
+            self.fixed("w_iso_off", self.proxy_port, self.seg_s, True, self.writes)
+            for kind in SISTER_KINDS:
+                # The ramp first: the control plane (ramp state) lives in the sister Redis, so with it
+                # down the proxies keep the ramp they hold, and a ramp change would be refused (503).
+                self.set_ramp(100)
+                self.stack.local.stop_one("sister", kind, kill=True)
+                try:
+                    self.fixed(f"w_iso_sister_{kind}_down", self.proxy_port, self.seg_s, True, self.writes)
+                finally:
+                    self.stack.local.start_one("sister", kind)
+                self.set_ramp(0)
+                self.settle()
         self.fault("stall")
         self.fixed("nginx_mirror_stalled", self.ng_mirror, self.seg_s, False)
         self.fault("none")
         time.sleep(2.5)  # let nginx finish its stalled mirror subrequests
         self.new.stop()
-        for _ in range(2 if self.quick else 3):
+        for _ in range(self.iso_rounds):
             for key, pct in (("iso_off", 0), ("iso_down", 100)):
                 self.set_ramp(pct)
                 self.fixed(key, self.proxy_port, self.seg_s, True)

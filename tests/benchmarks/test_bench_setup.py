@@ -39,6 +39,8 @@ def test_proxy_overhead_setup_serves_and_judges() -> None:
     assert stream["measured"] > 0 and stream["ok"] == stream["measured"], out
     assert {"create", "edit", "vote"} <= set(stream["by_label"]), out
     assert stream["worker_jobs"] > 0, out
+    down = out["sister_down"]  # the sister Redis killed under the write mix: every primary still answered 200
+    assert down["measured"] > 0 and down["ok"] == down["measured"], out
 
 
 def test_legacy_vs_new_setup_writes_on_both_sides() -> None:
