@@ -40,7 +40,7 @@ from harness.common import (  # noqa: E402
     toml_stores, write_result,
 )
 from harness.overhead_report import (  # noqa: E402
-    QUEUE_SIZE, RATE, THREAD, analyse, markdown_isolation, markdown_overhead,
+    QUEUE_SIZE, RATE, SISTER_KINDS, THREAD, analyse, markdown_isolation, markdown_overhead,
 )
 from harness.prom import buckets, scrape, total  # noqa: E402
 from harness.proxy_rig import DepthPoller, nginx_conf, read_paths, seed_production, summarise  # noqa: E402
@@ -95,7 +95,6 @@ class Scenario:
 
 
 WRITE_SETUPS = 6  # the write mix runs on every set-up but proxy_10
-SISTER_KINDS = ("postgres", "memcached", "redis")  # each stopped in turn under the write mix (isolation)
 
 
 class Bench:
@@ -333,7 +332,6 @@ class Bench:
                 self.settle()
         print("isolation: each sister store stopped (killed) under the write mix at 100%", flush=True)
         for _ in range(self.iso_rounds):
-            self.set_ramp(0)
             self.fixed("w_iso_off", self.proxy_port, self.seg_s, True, self.writes)
             for kind in SISTER_KINDS:
                 # The ramp first: the control plane (ramp state) lives in the sister Redis, so with it

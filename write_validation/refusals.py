@@ -32,7 +32,7 @@ from diff_reports.types import UNEXPECTED_WRITE, Difference, ValidationPath, Ver
 from diff_reports.write_scope import scope_for
 from traffic.routes import parse_fullname
 from traffic.shadowed import ComparisonJob
-from write_validation.ordering import Book, classify, settle, split_at, version_of
+from write_validation.ordering import Book, classify, log_behind, settle, split_at, version_of
 from write_validation.path_checks import PATH_CHECKS, Judging, WriteState, direct, events_of
 from write_validation.store_reads import CdcEvent, SideConnections, SideState, read_events, read_side
 
@@ -91,9 +91,10 @@ async def judge_refusal(write: ComparisonJob, paths: list[ValidationPath], sides
             first = await read_side(sides.sister, sides.stream, cid, link_id, sides.scan)
             return first, await read_side(sides.production, sides.stream, cid, link_id, sides.scan)
 
-        both = await settle(read_both, lambda got: _unpublished(write.entity, *got) is None, sides.settle_s)
-        sis, prod = both
-        prod_events, sis_events = both[1].events, both[0].events
+        read_sis, read_prod = await settle(read_both, lambda got: _unpublished(write.entity, *got) is None,
+                                           sides.settle_s)
+        sis, prod = read_sis, read_prod
+        prod_events, sis_events = read_prod.events, read_sis.events
     else:
         sis_events = await _guarded(read_events(sides.sister, sides.stream, sides.scan))
         prod_events = await _guarded(read_events(sides.production, sides.stream, sides.scan))
@@ -140,16 +141,15 @@ def _unpublished(entity: str, sis: SideState, prod: SideState) -> str | None:
     has (a write between commit and publish), or None. A seeded comment has no events, but its
     sister copy (hydrated from production) holds its version, so it is never taken for one; with
     no sister copy there is nothing to take a later change for."""
-    if isinstance(prod.postgres, BaseException) or isinstance(prod.events, BaseException) \
-            or isinstance(sis.postgres, BaseException) or prod.postgres.version is None \
+    if isinstance(prod.events, BaseException) or isinstance(sis.postgres, BaseException) \
             or sis.postgres.version is None:
         return None  # unreadable (answered on the paths), or no sister copy to take a change for
-    published = max((v for e in events_of(prod.events, entity) if (v := version_of(e)) is not None), default=0)
+    behind = log_behind(prod, events_of(prod.events, entity), entity)  # production ahead of its log
+    if behind is None:
+        return None
+    assert not isinstance(prod.postgres, BaseException) and prod.postgres.version is not None  # log_behind read it
     held = sis.postgres.version
-    if prod.postgres.version > max(published, held):
-        return (f"production committed version {prod.postgres.version} of {entity} but neither its CDC log "
-                f"({published}) nor the sister's copy ({held}) has it: a write is between commit and publish")
-    return None
+    return f"{behind}; the sister's copy holds version {held}" if prod.postgres.version > held else None
 
 
 def _fullnames(events: list[CdcEvent]) -> list[str]:

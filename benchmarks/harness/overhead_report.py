@@ -21,7 +21,8 @@ LABELS = {
 }
 LABELS.update({"w_" + k: LABELS[k] + ", write mix" for k in
                ("direct", "proxy_0", "proxy_100", "stream_100", "nginx_plain", "nginx_mirror")})
-SISTER_DOWN = tuple(f"w_iso_sister_{k}_down" for k in ("postgres", "memcached", "redis"))
+SISTER_KINDS = ("postgres", "memcached", "redis")  # each killed in turn under the write mix (isolation)
+SISTER_DOWN = tuple(f"w_iso_sister_{k}_down" for k in SISTER_KINDS)
 LABELS.update({"w_iso_off": "proxy, shadow off, write mix (isolation baseline)",
                "w_iso_sister_postgres_down": "proxy 100%, sister PostgreSQL down (and the results database on it), write mix",
                "w_iso_sister_memcached_down": "proxy 100%, sister Memcached down, write mix",
